@@ -1,0 +1,108 @@
+"""refreshd: refresh-token management and revocation with FusionAuth's JWT refresh API."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from app.apikeys import ApiKeys
+from app.applications import Registry
+from app.config import Settings
+from app.errors import register_error_handlers
+from app.schemas.common import Errors
+from app.signing import Signer
+from app.store.config import ConfigStore
+from app.store.connection import connect
+from app.store.scripts import Scripts
+from app.store.tokens import RefreshTokenStore
+from app.tokens import TokenService
+
+log = logging.getLogger(__name__)
+
+
+class RefreshdApi(Api):  # type: ignore[misc]
+    """flask-smorest, documenting and answering errors in FusionAuth's shape (app/errors.py)."""
+
+    ERROR_SCHEMA = Errors
+
+    def _register_error_handlers(self) -> None:
+        """Our handlers (app.errors) answer every error; flask-smorest's 422 body is never used."""
+
+
+@dataclass
+class Services:
+    """Everything a request needs, built once per process."""
+
+    settings: Settings
+    redis: redis.Redis
+    registry: Registry
+    api_keys: ApiKeys
+    signer: Signer
+    tokens: TokenService
+    ready: bool = False
+
+    def ensure_ready(self) -> None:
+        """Create what must exist (default tenant, bootstrap key, signing key) once Redis answers;
+        retried on the next request after a failure, so a start with Redis down recovers by itself."""
+        if self.ready:
+            return
+        self.registry.default_tenant_id()
+        if self.settings.bootstrap_api_key:
+            self.api_keys.ensure_bootstrap(self.settings.bootstrap_api_key)
+        _ = self.signer.key
+        self.ready = True
+
+
+def build_services(settings: Settings) -> Services:
+    client = connect(settings)
+    config = ConfigStore(client)
+    registry = Registry(config, settings.cache_seconds)
+    signer = Signer(config, settings.issuer, settings.master_key)
+    store = RefreshTokenStore(client, Scripts.register(client), settings.event_stream_max_length)
+    tokens = TokenService(store, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
+    return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The WSGI application: settings (from the environment unless given), store, API, errors."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="refreshd",
+        API_VERSION="0.1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/swagger-ui/",
+        JSON_SORT_KEYS=False,
+    )
+    services = build_services(settings)
+    app.extensions["refreshd"] = services
+
+    @app.before_request
+    def _prepare() -> None:
+        g.request_id = (request.headers.get("X-Request-Id") or "")[:64] or str(uuid.uuid4())
+        services.ensure_ready()
+
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    register_error_handlers(app)
+    api = RefreshdApi(app)
+    app.extensions["refreshd_api"] = api
+    from app.api import blueprints
+
+    for blueprint in blueprints():
+        api.register_blueprint(blueprint)
+    if not settings.redis_url:
+        services.ensure_ready()
+    return app

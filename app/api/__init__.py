@@ -1,0 +1,11 @@
+"""HTTP only: one blueprint per resource family. Parse, call one domain function, render."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+
+def blueprints() -> list[Blueprint]:
+    from app.api import admin, jwt, status, users
+
+    return [jwt.blp, users.blp, admin.blp, status.blp]

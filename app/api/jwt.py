@@ -1,0 +1,117 @@
+"""FusionAuth's JWT refresh API: exchange, list, retrieve and revoke refresh tokens; logout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import auth
+from app.api.common import event_info, path_uuid, refresh_token, revoke_result, services
+from app.schemas import tokens as s
+from app.schemas.common import Errors
+
+blp = Blueprint("jwt", __name__, description="FusionAuth's JWT refresh-token API")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _merged(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters or a JSON body, as FusionAuth takes them; a body field wins."""
+    merged = dict(query)
+    merged.update({k: v for k, v in body.items() if v is not None})
+    return merged
+
+
+@blp.route("/api/jwt/refresh")
+class Refresh(MethodView):
+    @blp.arguments(s.RefreshListArgs, location="query")
+    @blp.response(200, s.RefreshTokens)
+    @blp.alt_response(400, schema=Errors)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Live refresh tokens of a user, newest first (1,000 a page; `cursor` pages on)."""
+        page = services().tokens.list(auth.api_key(), str(args["userId"]), _text(args.get("applicationId")),
+                                      args.get("limit"), args.get("cursor"))
+        out: dict[str, Any] = {"refreshTokens": [refresh_token(t) for t in page.tokens]}
+        if page.next_cursor:
+            out["nextCursor"] = page.next_cursor
+        return out
+
+    @blp.arguments(s.RefreshRequest, location="json")
+    @blp.response(200, s.RefreshResponse)
+    @blp.alt_response(400, schema=Errors)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Exchange a refresh token (body, or the `refresh_token` cookie, which wins) for an access JWT."""
+        value = request.cookies.get("refresh_token") or body.get("refreshToken")
+        result = services().tokens.exchange(auth.anonymous(), value, body.get("timeToLiveInSeconds"))
+        response = jsonify({"token": result.access_token, "refreshToken": result.refresh_token,
+                            "refreshTokenId": result.refresh_token_id})
+        response.headers.update(NO_STORE)
+        _set_token_cookies(response, result.access_token, result.refresh_token, result.refresh_expiry_ms)
+        return response
+
+    @blp.arguments(s.RefreshDeleteArgs, location="query")
+    @blp.arguments(s.RefreshDeleteRequest, location="json")
+    @blp.response(200, s.RevokeResult)
+    @blp.alt_response(400, schema=Errors)
+    def delete(self, query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Revoke by `token` (wins), by `userId`, by `applicationId`, or by user for application."""
+        caller = auth.api_key(allow_user=True)
+        if request.mimetype == "application/x-www-form-urlencoded":
+            # FusionAuth lets `token` come as a form field, to keep it out of access logs
+            body = s.RefreshDeleteArgs().load(request.form.to_dict())
+        fields = _merged(query, body)
+        count = services().tokens.revoke(caller, token=fields.get("token"), user_id=_text(fields.get("userId")),
+                                         application_id=_text(fields.get("applicationId")),
+                                         info=event_info(fields))
+        return revoke_result(count)
+
+
+@blp.route("/api/jwt/refresh/<token_id>")
+class RefreshById(MethodView):
+    @blp.response(200, s.RefreshTokenResponse)
+    def get(self, token_id: str) -> dict[str, Any]:
+        """One live refresh token by id (404 once revoked or expired)."""
+        caller = auth.api_key()
+        return {"refreshToken": refresh_token(services().tokens.get(caller, path_uuid(token_id)))}
+
+    @blp.arguments(s.TokenIdDeleteRequest, location="json")
+    @blp.response(200, s.RevokeResult)
+    def delete(self, body: dict[str, Any], token_id: str) -> dict[str, Any]:
+        """Revoke one token by id; a user may revoke their own with their Bearer access token."""
+        caller = auth.api_key(allow_user=True)
+        return revoke_result(services().tokens.revoke_by_id(caller, path_uuid(token_id), event_info(body)))
+
+
+@blp.route("/api/logout")
+class Logout(MethodView):
+    @blp.arguments(s.LogoutArgs, location="query")
+    @blp.arguments(s.LogoutRequest, location="json")
+    @blp.response(200)
+    def post(self, query: dict[str, Any], body: dict[str, Any]) -> Response:
+        """Revoke the given refresh token (or cookie), or with `global` all of its user's; clear cookies."""
+        fields = _merged(query, body)
+        value = fields.get("refreshToken") or request.cookies.get("refresh_token")
+        services().tokens.logout(auth.anonymous(), value, bool(fields.get("global_")), event_info(fields))
+        response = Response(status=200)
+        response.delete_cookie("access_token")
+        response.delete_cookie("refresh_token")
+        return response
+
+
+def _set_token_cookies(response: Response, access: str, refresh: str, refresh_expiry_ms: int) -> None:
+    secure = services().settings.cookie_secure
+    response.set_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)
+    max_age = max(0, (refresh_expiry_ms - _now_ms()) // 1000)
+    response.set_cookie("refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age)
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None

@@ -1,0 +1,42 @@
+"""Sessions made by a login server: minting a refresh token, and FusionAuth's bulk import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import auth
+from app.api.common import event_info, services
+from app.schemas import tokens as s
+from app.schemas.common import Errors
+
+blp = Blueprint("users", __name__, description="Minting and importing refresh tokens")
+
+
+@blp.route("/api/user/refresh-token")
+class Mint(MethodView):
+    @blp.arguments(s.MintRequest, location="json")
+    @blp.response(200, s.MintResponse)
+    @blp.alt_response(400, schema=Errors)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Create a session for a user the login server has authenticated."""
+        minted = services().tokens.mint(auth.api_key(), str(body["userId"]), str(body["applicationId"]),
+                                        dict(body.get("metaData") or {}), event_info(body))
+        response = jsonify({"token": minted.access_token, "tokenExpirationInstant": minted.access_expiry_ms,
+                            "refreshToken": minted.refresh_token, "refreshTokenId": minted.refresh_token_id})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+@blp.route("/api/user/refresh-token/import")
+class Import(MethodView):
+    @blp.arguments(s.ImportRequest, location="json")
+    @blp.response(200)
+    @blp.alt_response(400, schema=Errors)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Import refresh tokens minted elsewhere (values are stored by SHA-256 digest only)."""
+        services().tokens.import_tokens(auth.api_key(), body["refreshTokens"])
+        return Response(status=200)

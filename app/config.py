@@ -1,0 +1,71 @@
+"""Settings: the only reader of the environment, called from create_app, never at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service, with its default. See the README's configuration table."""
+
+    redis_url: str | None = None
+    bootstrap_api_key: str | None = None
+    issuer: str = "http://localhost"
+    master_key: str | None = None
+    redis_connect_timeout: float = 1.0
+    redis_read_timeout: float = 1.0
+    max_body_bytes: int = 1_048_576
+    cache_seconds: float = 2.0
+    event_stream_max_length: int = 1_000_000
+    list_max_results: int = 1000
+    revoke_ids_cap: int = 1000
+    default_access_ttl_seconds: int = 3600
+    default_refresh_ttl_minutes: int = 43200
+    cookie_secure: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from REDIS_URL and REFRESHD_* variables; raise SettingsError on a bad value."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "REDIS_URL" if f.name == "redis_url" else "REFRESHD_" + f.name.upper()
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(name, raw, f.default)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1024:
+            raise SettingsError("REFRESHD_MAX_BODY_BYTES must be at least 1024")
+        if not 1 <= self.list_max_results <= 10_000:
+            raise SettingsError("REFRESHD_LIST_MAX_RESULTS must be between 1 and 10000")
+        if self.redis_connect_timeout <= 0 or self.redis_read_timeout <= 0:
+            raise SettingsError("Redis timeouts must be positive")
+        if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < 16:
+            raise SettingsError("REFRESHD_BOOTSTRAP_API_KEY must be at least 16 characters")
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    try:
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    return raw

@@ -1,0 +1,172 @@
+"""ApiError and its subclasses, rendered in FusionAuth's error format by one set of handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import Flask, Response, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+FieldErrors = dict[str, list[dict[str, str]]]
+
+
+class ApiError(Exception):
+    """An answer other than success. 401 and 404 carry empty bodies, as FusionAuth answers them."""
+
+    status = 400
+    headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, Any] | None:
+        return None
+
+
+class BadRequest(ApiError):
+    """400 with fieldErrors and/or generalErrors."""
+
+    def __init__(self, field_errors: FieldErrors | None = None, general: list[dict[str, str]] | None = None):
+        super().__init__("bad request")
+        self.field_errors = field_errors or {}
+        self.general = general or []
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.field_errors:
+            out["fieldErrors"] = self.field_errors
+        if self.general:
+            out["generalErrors"] = self.general
+        return out
+
+
+class FieldError(BadRequest):
+    """One field is wrong: code is the kind (`missing`, `invalid`, ...), the wire code is `[kind]field`."""
+
+    def __init__(self, field: str, kind: str, message: str):
+        super().__init__({field: [{"code": f"[{kind}]{field}", "message": message}]})
+
+
+class GeneralError(BadRequest):
+    def __init__(self, code: str, message: str):
+        super().__init__(general=[{"code": code, "message": message}])
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+    def body(self) -> dict[str, Any]:
+        return {"generalErrors": [{"code": "[tooLarge]", "message": "The request body is too large."}]}
+
+
+class StoreUnavailable(ApiError):
+    status = 503
+    headers = {"Retry-After": "1"}
+
+    def body(self) -> dict[str, Any]:
+        return {"generalErrors": [{"code": "[unavailable]store",
+                                   "message": "The token store is unavailable. Retry the request."}]}
+
+
+def render(error: ApiError) -> Response:
+    body = error.body()
+    response = jsonify(body) if body is not None else Response(status=error.status)
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def field_errors_from_marshmallow(messages: Any, prefix: str = "") -> FieldErrors:
+    """Flatten marshmallow's nested messages into FusionAuth's dotted `fieldErrors`."""
+    out: FieldErrors = {}
+    if isinstance(messages, list):
+        messages = {"_schema": messages}
+    for key, value in messages.items():
+        if key == "_schema":
+            name = prefix.rstrip(".") or "request"
+        else:
+            name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(field_errors_from_marshmallow(value, f"{name}."))
+            continue
+        for message in value if isinstance(value, list) else [value]:
+            if isinstance(message, dict):
+                out.update(field_errors_from_marshmallow(message, f"{name}."))
+                continue
+            out.setdefault(name, []).append({"code": f"[{_kind(str(message))}]{name}", "message": str(message)})
+    return out
+
+
+def _kind(message: str) -> str:
+    lowered = message.lower()
+    if "missing" in lowered or "required" in lowered:
+        return "missing"
+    if "longer than" in lowered or "length" in lowered:
+        return "tooLong"
+    if "blank" in lowered or "empty" in lowered:
+        return "blank"
+    return "invalid"
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error the app can raise becomes one wire format; nothing echoes an exception's text."""
+
+    app.register_error_handler(ApiError, render)
+
+    @app.errorhandler(ValidationError)
+    def _validation(error: ValidationError) -> Response:
+        return render(BadRequest(field_errors_from_marshmallow(error.messages)))
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def _store_down(error: Exception) -> Response:
+        log.warning("redis unavailable: %s", type(error).__name__)
+        return render(StoreUnavailable())
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        data = getattr(error, "data", None)
+        if status in (400, 422) and data and "messages" in data:
+            return render(_webargs_error(data["messages"]))
+        if status == 413:
+            return render(PayloadTooLarge())
+        if status in (401, 404):
+            return Response(status=status)
+        if status == 405:
+            return render_general(405, "[notAllowed]", "That method is not allowed on this path.")
+        if status >= 500:
+            log.error("http error %s", status)
+            return render_general(status, "[internal]", "The service failed to answer.")
+        return render_general(status, "[invalid]", error.description or "The request was invalid.")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return render_general(500, "[internal]", "The service failed to answer.")
+
+
+def _webargs_error(messages: dict[str, Any]) -> BadRequest:
+    """webargs nests messages by location ({"json": {...}}); a list means the body was unreadable."""
+    merged: dict[str, Any] = {}
+    for location_messages in messages.values():
+        if not isinstance(location_messages, dict):
+            return GeneralError("[invalid]", "Your JSON was invalid.")
+        merged.update(location_messages)
+    return BadRequest(field_errors_from_marshmallow(merged))
+
+
+def render_general(status: int, code: str, message: str) -> Response:
+    response = jsonify({"generalErrors": [{"code": code, "message": message}]})
+    response.status_code = status
+    return response

@@ -1,0 +1,56 @@
+"""Event construction: the static part of every event, serialised once and appended by a store script.
+
+Stream entries (ev:{t}) carry: t the type, d this JSON, n the number of tokens the step covered,
+p how many were already invalidated, ids the token ids (capped). `read` turns an entry back into
+one event object in FusionAuth's shape, extended with what audit consumers need.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from app.caller import Caller
+
+CREATE = "jwt.refresh-token.create"
+IMPORT = "jwt.refresh-token.import"
+REVOKE = "jwt.refresh-token.revoke"
+
+
+def build(event_type: str, caller: Caller, info: dict[str, Any] | None, *, scope: str,
+          tenant_id: str | None = None, application_id: str | None = None, user_id: str | None = None,
+          application_ttls: dict[str, int] | None = None) -> str:
+    """The event's JSON. `info` is the caller's eventInfo, unchanged; without one, the caller's
+    address and user agent stand in for it."""
+    event: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "createInstant": int(time.time() * 1000),
+        "scope": scope,
+        "actor": caller.actor(),
+        "requestId": caller.request_id,
+        "info": info if info else {"ipAddress": caller.address, "userAgent": caller.user_agent},
+    }
+    if tenant_id:
+        event["tenantId"] = tenant_id
+    if application_id:
+        event["applicationId"] = application_id
+    if user_id:
+        event["userId"] = user_id
+    if application_ttls:
+        event["applicationTimeToLiveInSeconds"] = application_ttls
+    return json.dumps(event, separators=(",", ":"), default=str)
+
+
+def read(fields: dict[str, str]) -> dict[str, Any]:
+    """One stream entry as an event: the static JSON plus what the atomic step counted."""
+    event: dict[str, Any] = json.loads(fields["d"])
+    event["type"] = fields["t"]
+    ids = [i for i in fields.get("ids", "").split(",") if i]
+    event["refreshTokenIds"] = ids
+    event["invalidatedTokens" if fields["t"] == REVOKE else "tokens"] = int(fields.get("n", 0))
+    if fields["t"] == REVOKE:
+        event["previouslyInvalidatedTokens"] = int(fields.get("p", 0))
+    return event

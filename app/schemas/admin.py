@@ -1,0 +1,121 @@
+"""Administration wire objects in FusionAuth's shapes: tenants, applications, API keys."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from app.schemas.common import SHORT, Wire
+
+USAGE = ("Reusable", "OneTimeUse")
+EXPIRATION = ("Fixed", "SlidingWindow", "SlidingWindowWithMaximumLifetime")
+MINUTES = validate.Range(1, 5_256_000)  # ten years
+
+
+class SlidingWindow(Wire):
+    maximumTimeToLiveInMinutes = fields.Integer(validate=MINUTES)
+
+
+class OneTimeUse(Wire):
+    gracePeriodInSeconds = fields.Integer(validate=validate.Range(0, 86_399))
+
+
+class RevocationPolicy(Wire):
+    onOneTimeTokenReuse = fields.Boolean()
+
+
+class JwtConfiguration(Wire):
+    enabled = fields.Boolean()
+    timeToLiveInSeconds = fields.Integer(validate=validate.Range(1, 31_536_000))
+    refreshTokenTimeToLiveInMinutes = fields.Integer(validate=MINUTES)
+    refreshTokenUsagePolicy = fields.String(validate=validate.OneOf(USAGE))
+    refreshTokenExpirationPolicy = fields.String(validate=validate.OneOf(EXPIRATION))
+    refreshTokenSlidingWindowConfiguration = fields.Nested(SlidingWindow)
+    refreshTokenOneTimeUseConfiguration = fields.Nested(OneTimeUse)
+    refreshTokenRevocationPolicy = fields.Nested(RevocationPolicy)
+    accessTokenKeyId = fields.UUID(allow_none=True)
+
+
+class LoginConfiguration(Wire):
+    generateRefreshTokens = fields.Boolean()
+    allowTokenRefresh = fields.Boolean()
+
+
+class OAuthConfiguration(Wire):
+    clientId = fields.String(dump_only=True)
+    clientSecret = fields.String(dump_only=True, metadata={"description": "returned once, at creation"})
+
+
+class Application(Wire):
+    id = fields.UUID(dump_only=True)
+    tenantId = fields.UUID(allow_none=True)
+    name = fields.String(validate=validate.Length(min=1, max=191))
+    active = fields.Boolean()
+    jwtConfiguration = fields.Nested(JwtConfiguration)
+    loginConfiguration = fields.Nested(LoginConfiguration)
+    oauthConfiguration = fields.Nested(OAuthConfiguration, dump_only=True)
+    insertInstant = fields.Integer(dump_only=True)
+    lastUpdateInstant = fields.Integer(dump_only=True)
+
+
+class ApplicationRequest(Wire):
+    application = fields.Nested(Application, required=True)
+
+
+class ApplicationResponse(Wire):
+    application = fields.Nested(Application)
+
+
+class ApplicationsResponse(Wire):
+    applications = fields.List(fields.Nested(Application))
+
+
+class Tenant(Wire):
+    id = fields.UUID(dump_only=True)
+    name = fields.String(validate=validate.Length(min=1, max=191))
+    jwtConfiguration = fields.Nested(JwtConfiguration)
+    insertInstant = fields.Integer(dump_only=True)
+    lastUpdateInstant = fields.Integer(dump_only=True)
+
+
+class TenantRequest(Wire):
+    tenant = fields.Nested(Tenant, required=True)
+
+
+class TenantResponse(Wire):
+    tenant = fields.Nested(Tenant)
+
+
+class TenantsResponse(Wire):
+    tenants = fields.List(fields.Nested(Tenant))
+
+
+class Permissions(Wire):
+    endpoints = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=255)),
+        values=fields.List(fields.String(validate=validate.OneOf(
+            ("GET", "POST", "PUT", "PATCH", "DELETE")))),
+        validate=validate.Length(max=200))
+
+
+class MetaDataAttributes(Wire):
+    attributes = fields.Dict(keys=fields.String(validate=SHORT), values=fields.String(validate=SHORT),
+                             validate=validate.Length(max=20))
+
+
+class ApiKey(Wire):
+    id = fields.UUID(dump_only=True)
+    key = fields.String(validate=validate.Length(min=16, max=255),
+                        metadata={"description": "returned once, at creation; only its hash is kept"})
+    tenantId = fields.UUID(allow_none=True)
+    permissions = fields.Nested(Permissions)
+    metaData = fields.Nested(MetaDataAttributes)
+    keyManager = fields.Boolean()
+    insertInstant = fields.Integer(dump_only=True)
+
+
+class ApiKeyRequest(Wire):
+    apiKey = fields.Nested(ApiKey, required=True)
+
+
+class ApiKeyResponse(Wire):
+    apiKey = fields.Nested(ApiKey)

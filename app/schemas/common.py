@@ -1,0 +1,60 @@
+"""Shared wire objects: the base schema, EventInfo, errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+SHORT = validate.Length(max=255)
+LONG = validate.Length(max=2048)
+MAX_DATA_BYTES = 8192
+
+
+class Wire(Schema):
+    """FusionAuth's clients may send fields we do not use: ignore them, as FusionAuth does."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def bounded_data(value: Any) -> None:
+    """A free-form `data` object must stay small: it is copied into events."""
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_DATA_BYTES:
+        raise ValidationError(f"Longer than the limit of {MAX_DATA_BYTES} bytes when encoded as JSON.")
+
+
+class Location(Wire):
+    city = fields.String(validate=SHORT, allow_none=True)
+    country = fields.String(validate=SHORT, allow_none=True)
+    displayString = fields.String(validate=SHORT, allow_none=True)
+    latitude = fields.Float(validate=validate.Range(-90, 90), allow_none=True, allow_nan=False)
+    longitude = fields.Float(validate=validate.Range(-180, 180), allow_none=True, allow_nan=False)
+    region = fields.String(validate=SHORT, allow_none=True)
+    zipcode = fields.String(validate=SHORT, allow_none=True)
+
+
+class EventInfo(Wire):
+    """Who asked and from where: copied unchanged into the event (`info`)."""
+
+    data = fields.Dict(validate=bounded_data, allow_none=True)
+    deviceDescription = fields.String(validate=SHORT, allow_none=True)
+    deviceName = fields.String(validate=SHORT, allow_none=True)
+    deviceType = fields.String(validate=SHORT, allow_none=True)
+    ipAddress = fields.String(validate=validate.Length(max=64), allow_none=True)
+    location = fields.Nested(Location, allow_none=True)
+    os = fields.String(validate=SHORT, allow_none=True)
+    userAgent = fields.String(validate=LONG, allow_none=True)
+
+
+class FieldErrorItem(Schema):
+    code = fields.String()
+    message = fields.String()
+
+
+class Errors(Schema):
+    """FusionAuth's error body: 400 (and 503 with generalErrors)."""
+
+    fieldErrors = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FieldErrorItem)))
+    generalErrors = fields.List(fields.Nested(FieldErrorItem))

@@ -1,0 +1,109 @@
+"""Every Redis key name refreshd uses is built here, and only here.
+
+Token data is spread over BUCKETS hash tags, `{b0}` .. `{bf}`. A user's bucket is the low nibble of
+their UUID; a refresh token's id is a UUID whose low nibble is its user's bucket, and a token value
+minted here starts with that nibble in hex. So a token value, a token id or a user id names its
+bucket without a lookup, and every key one atomic step touches (the record, the user's, the user's
+per-application and the bucket's per-application indexes, tombstones, and the bucket's event
+stream) shares one hash tag, hence one Redis Cluster slot.
+
+Layout (t = bucket tag, all instants epoch ms):
+  rt:{t}:<tokenId>        hash    the token record (fields in scripts/_lib.lua); a tombstone once revoked
+  dg:{t}:<digest>         string  tokenId, for the SHA-256 digest (base64url) of a token value
+  u:{t}:<userId>          zset    live token ids of a user, scored by insert instant
+  ua:{t}:<userId>:<appId> zset    the same, one application
+  a:{t}:<appId>           zset    live token ids of an application in this bucket
+  ud:{t}:<userId>         zset    revoked token ids of a user, scored by natural expiry (tombstones)
+  ad:{t}:<appId>          zset    revoked token ids of an application in this bucket
+  ev:{t}                  stream  events of this bucket
+Configuration (small, cached per process; not on a token's slot):
+  cfg:tenant:<id>, cfg:app:<id>, cfg:key:<sha256 of key>, cfg:keyid:<id>, cfg:sk:<kid>  JSON strings
+  cfg:tenants, cfg:apps, cfg:keys, cfg:sks                                               sets of ids
+  cfg:tenant:default, cfg:sk:active                                                       ids
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from base64 import urlsafe_b64encode
+
+BUCKETS = 16
+_HEX = "0123456789abcdef"
+TAGS = tuple("{b%s}" % c for c in _HEX)
+
+
+def bucket_of_uuid(value: uuid.UUID) -> int:
+    return value.int & (BUCKETS - 1)
+
+
+def tag_of_uuid(value: uuid.UUID) -> str:
+    return TAGS[bucket_of_uuid(value)]
+
+
+def digest(token: str) -> str:
+    """The only form in which a refresh token value is stored: base64url SHA-256, no padding."""
+    return urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
+
+
+def tag_of_token(token: str, token_digest: str) -> str:
+    """The bucket holding a token value's digest pointer: its first character for minted values."""
+    first = token[:1]
+    if len(token) == MINTED_LENGTH and first in _HEX:
+        return TAGS[_HEX.index(first)]
+    return TAGS[ord(token_digest[0]) & (BUCKETS - 1)]
+
+
+MINTED_LENGTH = 44
+
+
+def new_token_value(bucket: int) -> str:
+    """256 random bits, URL-safe, prefixed with the bucket's hex digit (44 characters)."""
+    return _HEX[bucket] + secrets.token_urlsafe(32)
+
+
+def new_token_id(bucket: int) -> uuid.UUID:
+    """A random UUID (version 4) whose low nibble is the bucket."""
+    raw = uuid.uuid4().int
+    return uuid.UUID(int=(raw & ~(BUCKETS - 1)) | bucket)
+
+
+def record(tag: str, token_id: str) -> str:
+    return f"rt:{tag}:{token_id}"
+
+
+def pointer(tag: str, token_digest: str) -> str:
+    return f"dg:{tag}:{token_digest}"
+
+
+def user_index(tag: str, user_id: str) -> str:
+    return f"u:{tag}:{user_id}"
+
+
+def user_app_index(tag: str, user_id: str, application_id: str) -> str:
+    return f"ua:{tag}:{user_id}:{application_id}"
+
+
+def app_index(tag: str, application_id: str) -> str:
+    return f"a:{tag}:{application_id}"
+
+
+def user_tombstones(tag: str, user_id: str) -> str:
+    return f"ud:{tag}:{user_id}"
+
+
+def app_tombstones(tag: str, application_id: str) -> str:
+    return f"ad:{tag}:{application_id}"
+
+
+def events(tag: str) -> str:
+    return f"ev:{tag}"
+
+
+def config(kind: str, ident: str) -> str:
+    return f"cfg:{kind}:{ident}"
+
+
+def config_set(kind: str) -> str:
+    return f"cfg:{kind}s"

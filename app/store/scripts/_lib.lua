@@ -1,0 +1,85 @@
+-- Shared prelude, prepended to every script by app/store/scripts.py.
+-- Key names mirror app/store/keys.py; every key built here carries the caller's tag (ARGV[1]),
+-- so a script only ever touches the hash slot of the keys it was given.
+--
+-- A token record rt:{t}:<id> is a hash:
+--   u user id, a application id, tn tenant id, ii insert instant, si start instant,
+--   x expiry instant, pl expiry policy ("F" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"),
+--   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON,
+--   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
+--   and an old value is recognised, never resurrected).
+
+local TAG = ARGV[1]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function k_record(id) return 'rt:' .. TAG .. ':' .. id end
+local function k_pointer(dg) return 'dg:' .. TAG .. ':' .. dg end
+local function k_user(u) return 'u:' .. TAG .. ':' .. u end
+local function k_user_app(u, a) return 'ua:' .. TAG .. ':' .. u .. ':' .. a end
+local function k_app(a) return 'a:' .. TAG .. ':' .. a end
+local function k_user_dead(u) return 'ud:' .. TAG .. ':' .. u end
+local function k_app_dead(a) return 'ad:' .. TAG .. ':' .. a end
+local function k_events() return 'ev:' .. TAG end
+
+-- Keep `key` alive at least until instant `at` (ms); never shortens a longer life.
+local function extend(key, at, now)
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 or (ttl >= 0 and now + ttl < at) then
+    redis.call('PEXPIREAT', key, at)
+  end
+end
+
+-- Append one event; fields: t type, d static JSON (built by app/events.py), n count,
+-- p previously invalidated count, ids comma-separated token ids (capped by the caller).
+local function emit(maxlen, etype, data, n, p, ids)
+  redis.call('XADD', k_events(), 'MAXLEN', '~', maxlen, '*',
+    't', etype, 'd', data, 'n', n, 'p', p, 'ids', table.concat(ids, ','))
+end
+
+-- Revoke one record: 1 revoked now, 0 already a tombstone, -1 missing or expired.
+-- Record and live indexes change here; the tombstone indexes are added to `dead` (key -> latest
+-- expiry), which the caller passes to bury() once, in the same atomic script.
+local function revoke_record(id, now, dead)
+  local rk = k_record(id)
+  local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv')
+  if not f[1] then return -1 end
+  if f[4] then return 0 end
+  local u, a, x = f[1], f[2], tonumber(f[3])
+  redis.call('ZREM', k_user(u), id)
+  redis.call('ZREM', k_user_app(u, a), id)
+  redis.call('ZREM', k_app(a), id)
+  if x <= now then
+    redis.call('DEL', rk)
+    return -1
+  end
+  redis.call('HSET', rk, 'rv', now)
+  for _, key in ipairs({ k_user_dead(u), k_app_dead(a) }) do
+    redis.call('ZADD', key, x, id)
+    if (dead[key] or 0) < x then dead[key] = x end
+  end
+  return 1
+end
+
+-- Trim expired tombstones from each touched tombstone index and keep it alive long enough.
+local function bury(dead, now)
+  for key, x in pairs(dead) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    extend(key, x, now)
+  end
+end
+
+-- Find a token by KEYS[1]: a digest pointer (mode 'd') or a record key (mode 'i').
+-- Returns id, record key, or nil; or ('redirect', id) when the record lives in another bucket.
+local function locate(mode, key)
+  if mode == 'i' then
+    return string.match(key, '^rt:{[^}]*}:(.+)$'), key
+  end
+  local id = redis.call('GET', key)
+  if not id then return nil end
+  if string.sub(id, -1) ~= string.sub(TAG, 3, 3) then return 'redirect', id end
+  return id, k_record(id)
+end

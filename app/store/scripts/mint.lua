@@ -1,0 +1,40 @@
+-- Create refresh-token records (one mint, or an import batch of one bucket) and their event.
+-- KEYS: none besides those derived from the tag (the bucket's stream and the records' keys).
+-- ARGV: [1] tag, [2] stream max length, [3] event type, [4] event JSON, [5] n,
+--       then n groups of 10: id, digest, pointer_here (1|0), user, app, tenant,
+--       insert instant ('' = now), start instant ('' = now), policy, metaData JSON
+--       policy: "F:<ttl ms>" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"
+-- Returns: { now, expiry of each token..., } or { 'duplicate', index } when a digest exists.
+local now = now_ms()
+local n = tonumber(ARGV[5])
+local out, ids = { now }, {}
+for i = 0, n - 1 do
+  local b = 6 + i * 10
+  local dg = ARGV[b + 1]
+  if ARGV[b + 2] == '1' and redis.call('EXISTS', k_pointer(dg)) == 1 then
+    return { 'duplicate', i }
+  end
+end
+for i = 0, n - 1 do
+  local b = 6 + i * 10
+  local id, dg, here, u, a, tn = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+  local ii = tonumber(ARGV[b + 6]) or now
+  local si = tonumber(ARGV[b + 7]) or now
+  local pl = ARGV[b + 8]
+  local kind, ttl, max = string.match(pl, '^(%a):(%d+):?(%d*)$')
+  local x = si + tonumber(ttl)
+  if kind == 'M' then x = math.min(x, ii + tonumber(max)) end
+  local rk = k_record(id)
+  redis.call('HSET', rk, 'u', u, 'a', a, 'tn', tn, 'ii', ii, 'si', si, 'x', x, 'pl', pl,
+    'cd', dg, 'm', ARGV[b + 9])
+  redis.call('PEXPIREAT', rk, x)
+  if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', x) end
+  for _, key in ipairs({ k_user(u), k_user_app(u, a), k_app(a) }) do
+    redis.call('ZADD', key, ii, id)
+    extend(key, x, now)
+  end
+  out[#out + 1] = x
+  ids[#ids + 1] = id
+end
+emit(ARGV[2], ARGV[3], ARGV[4], n, 0, ids)
+return out

@@ -1,0 +1,21 @@
+-- Revoke one token, found by value (mode 'd') or by id (mode 'i'), and record the event.
+-- KEYS: [1] dg:{t}:<digest> (mode 'd') or rt:{t}:<id> (mode 'i')
+-- ARGV: [1] tag, [2] mode, [3] digest ('' with mode 'i'), [4] owner user id ('' = any),
+--       [5] tenant id ('' = any), [6] stream max length, [7] event JSON
+-- Returns: { 'ok', id, user, app, tenant } | { 'redirect', id } | { 'missing' }
+-- A tombstone, an expired token, another owner's or tenant's token, or an old rotated value
+-- are all 'missing' (404), as FusionAuth answers.
+local id, rk = locate(ARGV[2], KEYS[1])
+if id == 'redirect' then return { 'redirect', rk } end
+if not id then return { 'missing' } end
+local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'cd', 'rv', 'x')
+if not f[1] or f[5] then return { 'missing' } end
+if ARGV[3] ~= '' and f[4] ~= ARGV[3] then return { 'missing' } end
+if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
+if ARGV[5] ~= '' and f[3] ~= ARGV[5] then return { 'missing' } end
+local now = now_ms()
+local dead = {}
+if revoke_record(id, now, dead) ~= 1 then return { 'missing' } end
+bury(dead, now)
+emit(ARGV[6], 'jwt.refresh-token.revoke', ARGV[7], 1, 0, { id })
+return { 'ok', id, f[1], f[2], f[3] }

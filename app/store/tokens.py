@@ -1,0 +1,219 @@
+"""RefreshTokenStore: refresh-token records, their indexes and their events, in one script a step."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from app.store import keys
+from app.store.scripts import Scripts
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token to create: the digest of its value, never the value."""
+
+    token_id: str
+    token_digest: str
+    user_id: str
+    application_id: str
+    tenant_id: str
+    policy: str  # "F:<ttl ms>" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"
+    meta: dict[str, Any]
+    insert_instant: int | None = None
+    start_instant: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    token_id: str
+    user_id: str
+    application_id: str
+    tenant_id: str
+    insert_instant: int
+    start_instant: int
+    expiry: int
+    last_accessed_instant: int | None
+    last_accessed_address: str | None
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    token_id: str
+    user_id: str
+    application_id: str
+    tenant_id: str
+    meta: dict[str, Any]
+    expiry: int
+
+
+@dataclass(frozen=True)
+class Revoked:
+    token_id: str
+    user_id: str
+    application_id: str
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class RevokeCount:
+    invalidated: int
+    previously_invalidated: int
+    token_ids: list[str]
+
+
+class DuplicateToken(Exception):
+    def __init__(self, index: int):
+        super().__init__(f"token {index} already exists")
+        self.index = index
+
+
+def _tag(uuid_text: str) -> str:
+    """The bucket tag of a user or token id (a canonical UUID string): its low nibble."""
+    return keys.TAGS[int(uuid_text[-1], 16)]
+
+
+class RefreshTokenStore:
+    """Each public method is one Redis round trip (two when a record lives outside the bucket its
+    value points to: tokens imported with values minted elsewhere), except where it says so."""
+
+    def __init__(self, client: redis.Redis, scripts: Scripts, stream_max_length: int):
+        self._redis = client
+        self._scripts = scripts
+        self._maxlen = stream_max_length
+
+    def mint(self, tag: str, tokens: Sequence[NewToken], event: str) -> list[int]:
+        """Create tokens of one bucket and their creation event; returns [now, expiry per token].
+
+        Keys: rt:, dg:, u:, ua:, a:, ev: of `tag`.
+        """
+        args = self._mint_args(tag, tokens, [True] * len(tokens), event, "jwt.refresh-token.create")
+        result = self._scripts.mint(keys=[keys.events(tag)], args=args)
+        if result[0] == "duplicate":
+            raise DuplicateToken(int(result[1]))
+        return [int(v) for v in result]
+
+    def _mint_args(self, tag: str, tokens: Sequence[NewToken], pointers_here: Sequence[bool],
+                   event: str, event_type: str) -> list[Any]:
+        args: list[Any] = [tag, self._maxlen, event_type, event, len(tokens)]
+        for t, here in zip(tokens, pointers_here, strict=True):
+            args += [t.token_id, t.token_digest, "1" if here else "0", t.user_id, t.application_id,
+                     t.tenant_id, t.insert_instant or "", t.start_instant or "", t.policy,
+                     json.dumps(t.meta, separators=(",", ":"))]
+        return args
+
+    def exchange(self, token_digest: str, tag: str, address: str) -> Exchanged | str:
+        """Use a token by the digest of its value; returns Exchanged or why it is invalid."""
+        result = self._scripts.exchange(keys=[keys.pointer(tag, token_digest)],
+                                        args=[tag, "d", token_digest, address])
+        if result[0] == "redirect":
+            tag = _tag(result[1])
+            result = self._scripts.exchange(keys=[keys.record(tag, result[1])],
+                                            args=[tag, "i", token_digest, address])
+        if result[0] != "ok":
+            return str(result[1])
+        return Exchanged(result[1], result[2], result[3], result[4], json.loads(result[5]), int(result[6]))
+
+    def revoke_token(self, *, event: str, token_digest: str | None = None, tag: str | None = None,
+                     token_id: str | None = None, owner: str = "", tenant: str = "") -> Revoked | None:
+        """Revoke one live token by value digest (with its pointer's tag) or by id; None if not live."""
+        if token_id is not None:
+            tag = _tag(token_id)
+            key, mode, token_digest = keys.record(tag, token_id), "i", ""
+        else:
+            assert token_digest is not None and tag is not None
+            key, mode = keys.pointer(tag, token_digest), "d"
+        result = self._scripts.revoke_token(keys=[key], args=[tag, mode, token_digest, owner, tenant,
+                                                              self._maxlen, event])
+        if result[0] == "redirect":
+            tag = _tag(result[1])
+            result = self._scripts.revoke_token(keys=[keys.record(tag, result[1])],
+                                                args=[tag, "i", token_digest, owner, tenant,
+                                                      self._maxlen, event])
+        if result[0] != "ok":
+            return None
+        return Revoked(result[1], result[2], result[3], result[4])
+
+    def revoke_user(self, user_id: str, application_id: str | None, *, tenant: str, cap: int,
+                    event: str) -> RevokeCount:
+        """All of a user's live tokens (for one application, when given), in the user's bucket."""
+        tag = _tag(user_id)
+        live = (keys.user_app_index(tag, user_id, application_id) if application_id
+                else keys.user_index(tag, user_id))
+        result = self._scripts.revoke_scope(
+            keys=[live, keys.user_tombstones(tag, user_id)],
+            args=[tag, tenant, application_id or "", cap, self._maxlen, event])
+        return RevokeCount(int(result[0]), int(result[1]), list(result[2:]))
+
+    def revoke_application(self, application_id: str, *, tenant: str, cap: int, event: str) -> RevokeCount:
+        """All of an application's live tokens: one script per bucket, pipelined in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for tag in keys.TAGS:
+            self._scripts.revoke_scope(
+                keys=[keys.app_index(tag, application_id), keys.app_tombstones(tag, application_id)],
+                args=[tag, tenant, "", cap, self._maxlen, event], client=pipe)
+        invalidated = previously = 0
+        ids: list[str] = []
+        for result in pipe.execute():
+            invalidated += int(result[0])
+            previously += int(result[1])
+            ids += result[2:]
+        return RevokeCount(invalidated, previously, ids[:cap])
+
+    def list_tokens(self, user_id: str, application_id: str | None, *, tenant: str, limit: int,
+                    cursor: tuple[int, str] | None) -> tuple[list[StoredToken], bool]:
+        """Live tokens of a user (and application), newest first; and whether more follow."""
+        tag = _tag(user_id)
+        index = (keys.user_app_index(tag, user_id, application_id) if application_id
+                 else keys.user_index(tag, user_id))
+        result = self._scripts.list(keys=[index], args=[
+            tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant])
+        rows = result[1:]
+        tokens = [_stored(rows[i], rows[i + 1:i + 10]) for i in range(0, len(rows), 10)]
+        return tokens, bool(int(result[0]))
+
+    def get(self, token_id: str) -> StoredToken | None:
+        """A live token by id (a plain read: no script needed)."""
+        fields = ("u", "a", "tn", "ii", "si", "x", "la", "lad", "m", "rv")
+        values = self._redis.hmget(keys.record(_tag(token_id), token_id), fields)
+        if values[0] is None or values[9] is not None or int(values[5]) <= time.time() * 1000:
+            return None
+        return _stored(token_id, values[:9])
+
+    def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:
+        """For import: the token id each digest already points to, if any (one pipelined read)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for token_digest, tag in digests_and_tags:
+            pipe.get(keys.pointer(tag, token_digest))
+        return list(pipe.execute())
+
+    def import_tokens(self, groups: Sequence[tuple[str, list[NewToken], list[bool], str]],
+                      foreign_pointers: Sequence[tuple[str, str, str, int]]) -> None:
+        """Create imported tokens: per bucket (tag, tokens, pointer_here flags, event JSON) one mint
+        script, and a plain SET NX for each pointer routed to another bucket (tag, digest, id, expiry),
+        pipelined in one round trip. Raises DuplicateToken (index within its group) on a race.
+        """
+        pipe = self._redis.pipeline(transaction=False)
+        for tag, tokens, here, event in groups:
+            self._scripts.mint(keys=[keys.events(tag)],
+                               args=self._mint_args(tag, tokens, here, event, "jwt.refresh-token.import"),
+                               client=pipe)
+        for tag, token_digest, token_id, expiry in foreign_pointers:
+            pipe.set(keys.pointer(tag, token_digest), token_id, pxat=expiry, nx=True)
+        for result in pipe.execute(raise_on_error=True):
+            if isinstance(result, list) and result and result[0] == "duplicate":
+                raise DuplicateToken(int(result[1]))
+
+
+def _stored(token_id: str, f: Sequence[str | None]) -> StoredToken:
+    return StoredToken(
+        token_id=token_id, user_id=str(f[0]), application_id=str(f[1]), tenant_id=str(f[2]),
+        insert_instant=int(f[3] or 0), start_instant=int(f[4] or 0), expiry=int(f[5] or 0),
+        last_accessed_instant=int(f[6]) if f[6] else None, last_accessed_address=f[7] or None,
+        meta=json.loads(f[8] or "{}"))

@@ -1,0 +1,271 @@
+"""Refresh-token rules: mint, exchange, revoke (by token, id, user, application), list, import.
+
+No Flask and no Redis commands here: requests arrive as plain values with a Caller, and every
+state change is one call into RefreshTokenStore, which makes it atomic.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from app import events
+from app.applications import Application, Registry
+from app.caller import Caller
+from app.errors import BadRequest, FieldError, GeneralError, NotFound, Unauthorized
+from app.signing import Signer
+from app.store import keys
+from app.store.tokens import DuplicateToken, NewToken, RefreshTokenStore, RevokeCount, StoredToken
+
+
+@dataclass(frozen=True)
+class Minted:
+    access_token: str
+    access_expiry_ms: int
+    refresh_token: str
+    refresh_token_id: str
+
+
+@dataclass(frozen=True)
+class Exchange:
+    access_token: str
+    refresh_token: str
+    refresh_token_id: str
+    refresh_expiry_ms: int
+
+
+@dataclass(frozen=True)
+class Page:
+    tokens: list[StoredToken]
+    next_cursor: str | None
+
+
+def _bucket(uuid_text: str) -> int:
+    return int(uuid_text[-1], 16)
+
+
+def _invalid_refresh_token() -> FieldError:
+    return FieldError("refreshToken", "invalid", "The refresh token is invalid, revoked or expired.")
+
+
+class TokenService:
+    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer, ids_cap: int,
+                 list_max: int):
+        self._store = store
+        self._registry = registry
+        self._signer = signer
+        self._ids_cap = ids_cap
+        self._list_max = list_max
+
+    # -- applications as a caller may see them ------------------------------------------------
+    def _application(self, caller: Caller, application_id: str, field: str = "applicationId") -> Application:
+        application = self._registry.application(application_id)
+        if application is None or (caller.tenant_id and application.tenant_id != caller.tenant_id):
+            raise FieldError(field, "invalid", f"No application exists with Id [{application_id}].")
+        return application
+
+    # -- minting -------------------------------------------------------------------------------
+    def mint(self, caller: Caller, user_id: str, application_id: str, meta: dict[str, Any],
+             info: dict[str, Any] | None) -> Minted:
+        """A new session for a user the caller has authenticated: a refresh token and an access JWT."""
+        application = self._application(caller, application_id)
+        if not application.active or not application.generates_refresh_tokens:
+            raise FieldError("applicationId", "invalid",
+                             "The application is inactive or does not issue refresh tokens.")
+        bucket = _bucket(user_id)
+        value, token_id = keys.new_token_value(bucket), str(keys.new_token_id(bucket))
+        token = NewToken(token_id=token_id, token_digest=keys.digest(value), user_id=user_id,
+                         application_id=application_id, tenant_id=application.tenant_id,
+                         policy=application.policy.code, meta=meta)
+        event = events.build(events.CREATE, caller, info, scope="token", tenant_id=application.tenant_id,
+                             application_id=application_id, user_id=user_id)
+        self._store.mint(keys.TAGS[bucket], [token], event)
+        access, exp = self._access_token(application, user_id, token_id, meta,
+                                         application.policy.access_ttl_seconds)
+        return Minted(access, exp * 1000, value, token_id)
+
+    def _access_token(self, application: Application, user_id: str, token_id: str,
+                      meta: dict[str, Any], ttl: int) -> tuple[str, int]:
+        claims: dict[str, Any] = {"sub": user_id, "aud": application.id, "sid": token_id,
+                                  "tid": application.tenant_id, "applicationId": application.id}
+        scopes = meta.get("scopes")
+        if scopes:
+            claims["scope"] = " ".join(scopes)
+        return self._signer.sign(claims, ttl)
+
+    # -- exchange ------------------------------------------------------------------------------
+    def exchange(self, caller: Caller, value: str | None, ttl_seconds: int | None) -> Exchange:
+        """A new access JWT for a live refresh token (the token is the credential)."""
+        if not value:
+            raise FieldError("refreshToken", "missing", "You must specify a refresh token.")
+        token_digest = keys.digest(value)
+        result = self._store.exchange(token_digest, keys.tag_of_token(value, token_digest), caller.address)
+        if isinstance(result, str):
+            raise _invalid_refresh_token()
+        application = self._registry.application(result.application_id)
+        if application is None or not application.active or not application.allows_token_refresh:
+            raise _invalid_refresh_token()
+        if caller.tenant_id and application.tenant_id != caller.tenant_id:
+            raise _invalid_refresh_token()
+        ttl = application.policy.access_ttl_seconds
+        if ttl_seconds is not None:
+            if ttl_seconds > ttl:
+                raise FieldError("timeToLiveInSeconds", "invalid",
+                                 f"The timeToLiveInSeconds may not exceed the configured [{ttl}] seconds.")
+            ttl = ttl_seconds
+        access, _ = self._access_token(application, result.user_id, result.token_id, result.meta, ttl)
+        return Exchange(access, value, result.token_id, result.expiry)
+
+    # -- revocation ----------------------------------------------------------------------------
+    def revoke(self, caller: Caller, *, token: str | None, user_id: str | None, application_id: str | None,
+               info: dict[str, Any] | None) -> RevokeCount:
+        """FusionAuth's dispatch: a token wins; else user, user for application, or application."""
+        if token:
+            owner = caller.id if caller.is_user else (user_id or "")
+            return self._revoke_one(caller, info, token_digest=keys.digest(token),
+                                    tag=keys.tag_of_token(token, keys.digest(token)), owner=owner or "")
+        if caller.is_user:
+            raise Unauthorized()
+        if user_id:
+            application = self._application(caller, application_id) if application_id else None
+            event = events.build(events.REVOKE, caller, info, scope="user" if not application else "userApplication",
+                                 tenant_id=application.tenant_id if application else caller.tenant_id,
+                                 application_id=application_id, user_id=user_id)
+            return self._store.revoke_user(user_id, application_id, tenant=caller.tenant_id or "",
+                                           cap=self._ids_cap, event=event)
+        if application_id:
+            return self.revoke_application(caller, application_id, info)
+        raise GeneralError("[invalid]", "You must specify a token, a userId or an applicationId.")
+
+    def revoke_application(self, caller: Caller, application_id: str, info: dict[str, Any] | None) -> RevokeCount:
+        application = self._application(caller, application_id)
+        event = events.build(events.REVOKE, caller, info, scope="application", tenant_id=application.tenant_id,
+                             application_id=application_id,
+                             application_ttls={application_id: application.policy.access_ttl_seconds})
+        return self._store.revoke_application(application_id, tenant=caller.tenant_id or "",
+                                              cap=self._ids_cap, event=event)
+
+    def revoke_by_id(self, caller: Caller, token_id: str, info: dict[str, Any] | None) -> RevokeCount:
+        owner = caller.id if caller.is_user else ""
+        return self._revoke_one(caller, info, token_id=token_id, owner=owner or "")
+
+    def _revoke_one(self, caller: Caller, info: dict[str, Any] | None, *, owner: str,
+                    token_digest: str | None = None, tag: str | None = None,
+                    token_id: str | None = None) -> RevokeCount:
+        event = events.build(events.REVOKE, caller, info, scope="token", tenant_id=caller.tenant_id,
+                             user_id=owner or None)
+        revoked = self._store.revoke_token(event=event, token_digest=token_digest, tag=tag, token_id=token_id,
+                                           owner=owner, tenant=caller.tenant_id or "")
+        if revoked is None:
+            raise NotFound()
+        return RevokeCount(1, 0, [revoked.token_id])
+
+    def logout(self, caller: Caller, value: str | None, everywhere: bool, info: dict[str, Any] | None) -> None:
+        """FusionAuth's logout: revoke the token, or with `global` all of its user's; never an error."""
+        if not value:
+            return
+        token_digest = keys.digest(value)
+        tag = keys.tag_of_token(value, token_digest)
+        if not everywhere:
+            try:
+                self._revoke_one(caller, info, token_digest=token_digest, tag=tag, owner="")
+            except NotFound:
+                pass
+            return
+        found = self._store.revoke_token(event=events.build(events.REVOKE, caller, info, scope="token"),
+                                         token_digest=token_digest, tag=tag)
+        if found is not None:
+            event = events.build(events.REVOKE, caller, info, scope="user", user_id=found.user_id)
+            self._store.revoke_user(found.user_id, None, tenant="", cap=self._ids_cap, event=event)
+
+    # -- retrieval -----------------------------------------------------------------------------
+    def list(self, caller: Caller, user_id: str, application_id: str | None, limit: int | None,
+             cursor: str | None) -> Page:
+        """Live tokens of a user, newest first, a page at a time (FusionAuth returns the first 1,000)."""
+        if application_id:
+            self._application(caller, application_id)
+        size = min(limit or self._list_max, self._list_max)
+        position = _parse_cursor(cursor) if cursor else None
+        found, more = self._store.list_tokens(user_id, application_id, tenant=caller.tenant_id or "",
+                                              limit=size, cursor=position)
+        last = found[-1] if found else None
+        return Page(found, f"{last.insert_instant}.{last.token_id}" if more and last else None)
+
+    def get(self, caller: Caller, token_id: str) -> StoredToken:
+        found = self._store.get(token_id)
+        if found is None or (caller.tenant_id and found.tenant_id != caller.tenant_id):
+            raise NotFound()
+        if caller.is_user and found.user_id != caller.id:
+            raise NotFound()
+        return found
+
+    # -- import --------------------------------------------------------------------------------
+    def import_tokens(self, caller: Caller, items: list[dict[str, Any]]) -> int:
+        """FusionAuth's bulk import: validate everything, then write every bucket in one round trip.
+        Values are stored by digest only; a value already known is refused, never overwritten."""
+        now = int(time.time() * 1000)
+        prepared, errors = [], BadRequest()
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            where = f"refreshTokens[{index}]"
+            application = self._registry.application(str(item["applicationId"]))
+            if application is None or (caller.tenant_id and application.tenant_id != caller.tenant_id):
+                _add(errors, f"{where}.applicationId", "invalid", "No application exists with that Id.")
+                continue
+            value, user_id = item["token"], str(item["userId"])
+            start = int(item["startInstant"])
+            insert = int(item.get("insertInstant") or now)
+            expiry = application.policy.expiry(insert, start)
+            if expiry <= now:
+                _add(errors, f"{where}.startInstant", "invalid", "The token would already be expired.")
+                continue
+            token_digest = keys.digest(value)
+            if token_digest in seen:
+                _add(errors, f"{where}.token", "duplicate", f"The same token is at index [{seen[token_digest]}].")
+                continue
+            seen[token_digest] = index
+            bucket = _bucket(user_id)
+            token = NewToken(str(keys.new_token_id(bucket)), token_digest, user_id, application.id,
+                             application.tenant_id, application.policy.code, item.get("metaData") or {},
+                             insert, start)
+            prepared.append((index, token, keys.tag_of_token(value, token_digest), expiry))
+        existing = self._store.existing_ids([(t.token_digest, tag) for _, t, tag, _ in prepared])
+        for (index, _, _, _), found in zip(prepared, existing, strict=True):
+            if found:
+                _add(errors, f"refreshTokens[{index}].token", "duplicate", "That token already exists.")
+        if errors.field_errors:
+            raise errors
+        self._write_import(caller, prepared)
+        return len(prepared)
+
+    def _write_import(self, caller: Caller, prepared: list[tuple[int, NewToken, str, int]]) -> None:
+        groups: dict[str, tuple[list[NewToken], list[bool]]] = defaultdict(lambda: ([], []))
+        foreign = []
+        for _, token, pointer_tag, expiry in prepared:
+            tag = keys.TAGS[_bucket(token.user_id)]
+            tokens, here = groups[tag]
+            tokens.append(token)
+            here.append(pointer_tag == tag)
+            if pointer_tag != tag:
+                foreign.append((pointer_tag, token.token_digest, token.token_id, expiry))
+        event = events.build(events.IMPORT, caller, None, scope="import", tenant_id=caller.tenant_id)
+        try:
+            self._store.import_tokens([(tag, t, h, event) for tag, (t, h) in groups.items()], foreign)
+        except DuplicateToken:
+            raise GeneralError("[duplicate]", "A token was imported concurrently; nothing else failed. "
+                                              "Retry without the tokens that now exist.") from None
+
+
+def _add(errors: BadRequest, field: str, kind: str, message: str) -> None:
+    errors.field_errors.setdefault(field, []).append({"code": f"[{kind}]{field}", "message": message})
+
+
+def _parse_cursor(cursor: str) -> tuple[int, str]:
+    instant, _, token_id = cursor.partition(".")
+    try:
+        return int(instant), str(uuid.UUID(token_id))
+    except ValueError:
+        raise FieldError("cursor", "invalid", "The cursor is not one this service returned.") from None
