@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask_smorest import Api
 
 from app.apikeys import ApiKeys
@@ -18,14 +18,14 @@ from app.schemas.common import Errors
 from app.signing import Signer
 from app.store.config import ConfigStore
 from app.store.connection import connect
-from app.store.scripts import Scripts
+from app.store.lua import Scripts
 from app.store.tokens import RefreshTokenStore
 from app.tokens import TokenService
 
 log = logging.getLogger(__name__)
 
 
-class RefreshdApi(Api):  # type: ignore[misc]
+class RefreshdApi(Api):
     """flask-smorest, documenting and answering errors in FusionAuth's shape (app/errors.py)."""
 
     ERROR_SCHEMA = Errors
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         services.ensure_ready()
 
     @app.after_request
-    def _headers(response):  # type: ignore[no-untyped-def]
+    def _headers(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 

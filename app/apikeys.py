@@ -8,6 +8,7 @@ key stops working at once in the process that deleted it and within that bound i
 from __future__ import annotations
 
 import copy
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -46,8 +47,12 @@ class ApiKey:
 
 def _key(document: dict[str, Any]) -> ApiKey:
     endpoints = (document.get("permissions") or {}).get("endpoints") or {}
-    return ApiKey(id=document["id"], tenant_id=document.get("tenantId"), endpoints=endpoints,
-                  key_manager=bool(document.get("keyManager")))
+    return ApiKey(
+        id=document["id"],
+        tenant_id=document.get("tenantId"),
+        endpoints=endpoints,
+        key_manager=bool(document.get("keyManager")),
+    )
 
 
 class ApiKeys:
@@ -75,9 +80,14 @@ class ApiKeys:
         """Create the bootstrap key (every permission) unless it exists; safe to run concurrently."""
         key_digest = digest(value)
         key_id = str(uuid.uuid5(BOOTSTRAP_NAMESPACE, key_digest))
-        document = {"id": key_id, "tenantId": None, "permissions": {"endpoints": {}}, "keyManager": True,
-                    "metaData": {"attributes": {"description": "bootstrap key (REFRESHD_BOOTSTRAP_API_KEY)"}},
-                    "insertInstant": int(time.time() * 1000)}
+        document: dict[str, Any] = {
+            "id": key_id,
+            "tenantId": None,
+            "permissions": {"endpoints": {}},
+            "keyManager": True,
+            "metaData": {"attributes": {"description": "bootstrap key (REFRESHD_BOOTSTRAP_API_KEY)"}},
+            "insertInstant": int(time.time() * 1000),
+        }
         self._store.put(KEY, key_digest, document, only_new=True)
         self._store.set_pointer(KEY_ID, key_id, key_digest, only_new=True)
 
@@ -90,17 +100,28 @@ class ApiKeys:
             raise FieldError("apiKey.id", "duplicate", f"An API key with Id [{ident}] already exists.")
         tenant_id = str(request["tenantId"]) if request.get("tenantId") else None
         if creator.tenant_id and tenant_id != creator.tenant_id:
-            raise FieldError("apiKey.tenantId", "invalid", "A tenant-scoped key can only create keys for its tenant.")
+            raise FieldError(
+                "apiKey.tenantId", "invalid", "A tenant-scoped key can only create keys for its tenant."
+            )
         endpoints = (request.get("permissions") or {}).get("endpoints") or {}
-        if not creator.is_super and (not endpoints or any(
-                not creator.allows(path, m) for path, methods in endpoints.items() for m in methods)):
-            raise FieldError("apiKey.permissions", "invalid", "A key cannot be given more permissions than its creator.")
+        if not creator.is_super and (
+            not endpoints
+            or any(not creator.allows(path, m) for path, methods in endpoints.items() for m in methods)
+        ):
+            raise FieldError(
+                "apiKey.permissions", "invalid", "A key cannot be given more permissions than its creator."
+            )
         value = request.get("key") or _new_value()
         key_digest = digest(value)
-        document = {"id": ident, "tenantId": tenant_id, "permissions": {"endpoints": endpoints},
-                    "keyManager": bool(request.get("keyManager")) and creator.key_manager,
-                    "metaData": request.get("metaData") or {}, "insertInstant": int(time.time() * 1000),
-                    "digest": key_digest}
+        document = {
+            "id": ident,
+            "tenantId": tenant_id,
+            "permissions": {"endpoints": endpoints},
+            "keyManager": bool(request.get("keyManager")) and creator.key_manager,
+            "metaData": request.get("metaData") or {},
+            "insertInstant": int(time.time() * 1000),
+            "digest": key_digest,
+        }
         if not self._store.put(KEY, key_digest, document, only_new=True):
             raise FieldError("apiKey.key", "duplicate", "That key value is already in use.")
         self._store.set_pointer(KEY_ID, ident, key_digest)
@@ -131,8 +152,6 @@ class ApiKeys:
 
 
 def _new_value() -> str:
-    import secrets
-
     return secrets.token_urlsafe(32)
 
 

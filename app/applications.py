@@ -129,10 +129,18 @@ class Registry:
             candidate = str(uuid.uuid4())
             tenant_id = self._store.set_pointer(TENANT, "default", candidate, only_new=True)
             now = _now_ms()
-            self._store.put(TENANT, tenant_id, {"id": tenant_id, "name": "Default",
-                                                "jwtConfiguration": dict(DEFAULT_JWT),
-                                                "insertInstant": now, "lastUpdateInstant": now},
-                            only_new=True)
+            self._store.put(
+                TENANT,
+                tenant_id,
+                {
+                    "id": tenant_id,
+                    "name": "Default",
+                    "jwtConfiguration": dict(DEFAULT_JWT),
+                    "insertInstant": now,
+                    "lastUpdateInstant": now,
+                },
+                only_new=True,
+            )
             self._default_tenant = tenant_id
         return self._default_tenant
 
@@ -151,12 +159,16 @@ class Registry:
         return _application(document, tenant.get("jwtConfiguration", DEFAULT_JWT))
 
     def applications(self, tenant_id: str | None) -> list[dict[str, Any]]:
-        return [public_application(a) for a in self._store.get_many(APPLICATION)
-                if tenant_id is None or a["tenantId"] == tenant_id]
+        return [
+            public_application(a)
+            for a in self._store.get_many(APPLICATION)
+            if tenant_id is None or a["tenantId"] == tenant_id
+        ]
 
     # -- writing ---------------------------------------------------------------------------
-    def save_tenant(self, tenant_id: str | None, changes: dict[str, Any], *, create: bool,
-                    replace: bool = False) -> dict[str, Any]:
+    def save_tenant(
+        self, tenant_id: str | None, changes: dict[str, Any], *, create: bool, replace: bool = False
+    ) -> dict[str, Any]:
         ident = tenant_id or str(uuid.uuid4())
         existing = self._store.get(TENANT, ident)
         if create and existing is not None:
@@ -164,8 +176,14 @@ class Registry:
         if not create and existing is None:
             raise NotFound()
         now = _now_ms()
-        base = existing if existing and not replace else {
-            "jwtConfiguration": dict(DEFAULT_JWT), "insertInstant": (existing or {}).get("insertInstant", now)}
+        base = (
+            existing
+            if existing and not replace
+            else {
+                "jwtConfiguration": dict(DEFAULT_JWT),
+                "insertInstant": (existing or {}).get("insertInstant", now),
+            }
+        )
         document = _merged(base, _jsonable(changes))
         if not document.get("name"):
             raise FieldError("tenant.name", "blank", "You must specify the [tenant.name] property.")
@@ -183,8 +201,15 @@ class Registry:
             raise NotFound()
         self._forget(TENANT, tenant_id)
 
-    def save_application(self, application_id: str | None, changes: dict[str, Any], *, create: bool,
-                         replace: bool = False, scope_tenant: str | None = None) -> dict[str, Any]:
+    def save_application(
+        self,
+        application_id: str | None,
+        changes: dict[str, Any],
+        *,
+        create: bool,
+        replace: bool = False,
+        scope_tenant: str | None = None,
+    ) -> dict[str, Any]:
         """Create, replace (PUT) or merge (PATCH) an application; returns its document."""
         ident = application_id or str(uuid.uuid4())
         existing = self._store.get(APPLICATION, ident)
@@ -193,14 +218,17 @@ class Registry:
             if not create:
                 raise NotFound()
         if create and existing is not None:
-            raise FieldError("applicationId", "duplicate", f"An application with Id [{ident}] already exists.")
+            raise FieldError(
+                "applicationId", "duplicate", f"An application with Id [{ident}] already exists."
+            )
         if not create and existing is None:
             raise NotFound()
         changes = _jsonable(changes)
         now = _now_ms()
         if existing is None or replace:
             base: dict[str, Any] = {
-                "active": True, "jwtConfiguration": {"enabled": False},
+                "active": True,
+                "jwtConfiguration": {"enabled": False},
                 "loginConfiguration": {"generateRefreshTokens": True, "allowTokenRefresh": True},
                 "insertInstant": (existing or {}).get("insertInstant", now),
                 "tenantId": (existing or {}).get("tenantId"),
@@ -224,8 +252,9 @@ class Registry:
             shown["oauthConfiguration"]["clientSecret"] = secret
         return shown
 
-    def _tenant_for(self, requested: str | None, scope_tenant: str | None,
-                    existing: dict[str, Any] | None) -> str:
+    def _tenant_for(
+        self, requested: str | None, scope_tenant: str | None, existing: dict[str, Any] | None
+    ) -> str:
         if existing is not None:
             return str(existing["tenantId"])
         tenant_id = requested or scope_tenant or self.default_tenant_id()
@@ -263,8 +292,12 @@ def _application(document: dict[str, Any], tenant_jwt: dict[str, Any]) -> Applic
         maximum_minutes=int(jwt["refreshTokenSlidingWindowConfiguration"]["maximumTimeToLiveInMinutes"]),
     )
     return Application(
-        id=document["id"], tenant_id=document["tenantId"], name=document.get("name", ""),
+        id=document["id"],
+        tenant_id=document["tenantId"],
+        name=document.get("name", ""),
         active=bool(document.get("active", True)),
         generates_refresh_tokens=bool(login.get("generateRefreshTokens", True)),
         allows_token_refresh=bool(login.get("allowTokenRefresh", True)),
-        policy=policy, document=document)
+        policy=policy,
+        document=document,
+    )

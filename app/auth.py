@@ -15,8 +15,14 @@ TENANT_HEADER = "X-FusionAuth-TenantId"
 
 
 def _base(kind: str, ident: str | None, tenant_id: str | None) -> Caller:
-    return Caller(kind=kind, id=ident, tenant_id=tenant_id, address=request.remote_addr or "",
-                  user_agent=request.headers.get("User-Agent", "")[:512], request_id=g.request_id)
+    return Caller(
+        kind=kind,
+        id=ident,
+        tenant_id=tenant_id,
+        address=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", "")[:512],
+        request_id=g.request_id,
+    )
 
 
 def _tenant_header() -> str | None:

@@ -74,8 +74,14 @@ class StoreUnavailable(ApiError):
     headers = {"Retry-After": "1"}
 
     def body(self) -> dict[str, Any]:
-        return {"generalErrors": [{"code": "[unavailable]store",
-                                   "message": "The token store is unavailable. Retry the request."}]}
+        return {
+            "generalErrors": [
+                {
+                    "code": "[unavailable]store",
+                    "message": "The token store is unavailable. Retry the request.",
+                }
+            ]
+        }
 
 
 def render(error: ApiError) -> Response:
@@ -92,10 +98,7 @@ def field_errors_from_marshmallow(messages: Any, prefix: str = "") -> FieldError
     if isinstance(messages, list):
         messages = {"_schema": messages}
     for key, value in messages.items():
-        if key == "_schema":
-            name = prefix.rstrip(".") or "request"
-        else:
-            name = f"{prefix}{key}"
+        name = prefix.rstrip(".") or "request" if key == "_schema" else f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(field_errors_from_marshmallow(value, f"{name}."))
             continue
@@ -103,7 +106,9 @@ def field_errors_from_marshmallow(messages: Any, prefix: str = "") -> FieldError
             if isinstance(message, dict):
                 out.update(field_errors_from_marshmallow(message, f"{name}."))
                 continue
-            out.setdefault(name, []).append({"code": f"[{_kind(str(message))}]{name}", "message": str(message)})
+            out.setdefault(name, []).append(
+                {"code": f"[{_kind(str(message))}]{name}", "message": str(message)}
+            )
     return out
 
 

@@ -19,9 +19,17 @@ IMPORT = "jwt.refresh-token.import"
 REVOKE = "jwt.refresh-token.revoke"
 
 
-def build(event_type: str, caller: Caller, info: dict[str, Any] | None, *, scope: str,
-          tenant_id: str | None = None, application_id: str | None = None, user_id: str | None = None,
-          application_ttls: dict[str, int] | None = None) -> str:
+def build(
+    event_type: str,
+    caller: Caller,
+    info: dict[str, Any] | None,
+    *,
+    scope: str,
+    tenant_id: str | None = None,
+    application_id: str | None = None,
+    user_id: str | None = None,
+    application_ttls: dict[str, int] | None = None,
+) -> str:
     """The event's JSON. `info` is the caller's eventInfo, unchanged; without one, the caller's
     address and user agent stand in for it."""
     event: dict[str, Any] = {

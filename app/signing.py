@@ -66,7 +66,13 @@ class Signer:
         """An access JWT with iss, iat, exp and jti added; returns it and its exp (epoch seconds)."""
         key = self.key
         now = int(time.time())
-        payload = {"iss": self._issuer, "iat": now, "exp": now + ttl_seconds, "jti": str(uuid.uuid4()), **claims}
+        payload = {
+            "iss": self._issuer,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "jti": str(uuid.uuid4()),
+            **claims,
+        }
         token = jwt.encode(payload, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
         return token, payload["exp"]
 
@@ -77,24 +83,39 @@ class Signer:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != key.kid:
                 return None
-            return jwt.decode(token, key.private.public_key(), algorithms=[key.algorithm],
-                              issuer=self._issuer, options={"require": ["exp", "iat", "sub", "sid"],
-                                                            "verify_aud": False})
+            return jwt.decode(
+                token,
+                key.private.public_key(),
+                algorithms=[key.algorithm],
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "sid"], "verify_aud": False},
+            )
         except jwt.PyJWTError:
             return None
 
     def _document(self, kid: str, private: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
-        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        public_pem = private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        public_pem = (
+            private.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         if self._aead is not None:
             nonce = os.urandom(12)
-            sealed = {"sealed": base64.b64encode(nonce + self._aead.encrypt(nonce, pem, kid.encode())).decode()}
+            sealed = {
+                "sealed": base64.b64encode(nonce + self._aead.encrypt(nonce, pem, kid.encode())).decode()
+            }
         else:
             sealed = {"pem": pem.decode()}
-        return {"kid": kid, "algorithm": ALGORITHM, "publicKey": public_pem, "privateKey": sealed,
-                "insertInstant": int(time.time() * 1000)}
+        return {
+            "kid": kid,
+            "algorithm": ALGORITHM,
+            "publicKey": public_pem,
+            "privateKey": sealed,
+            "insertInstant": int(time.time() * 1000),
+        }
 
     def _load(self, document: dict[str, Any]) -> SigningKey:
         sealed = document["privateKey"]

@@ -6,6 +6,7 @@ state change is one call into RefreshTokenStore, which makes it atomic.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -52,8 +53,9 @@ def _invalid_refresh_token() -> FieldError:
 
 
 class TokenService:
-    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer, ids_cap: int,
-                 list_max: int):
+    def __init__(
+        self, store: RefreshTokenStore, registry: Registry, signer: Signer, ids_cap: int, list_max: int
+    ):
         self._store = store
         self._registry = registry
         self._signer = signer
@@ -68,29 +70,56 @@ class TokenService:
         return application
 
     # -- minting -------------------------------------------------------------------------------
-    def mint(self, caller: Caller, user_id: str, application_id: str, meta: dict[str, Any],
-             info: dict[str, Any] | None) -> Minted:
+    def mint(
+        self,
+        caller: Caller,
+        user_id: str,
+        application_id: str,
+        meta: dict[str, Any],
+        info: dict[str, Any] | None,
+    ) -> Minted:
         """A new session for a user the caller has authenticated: a refresh token and an access JWT."""
         application = self._application(caller, application_id)
         if not application.active or not application.generates_refresh_tokens:
-            raise FieldError("applicationId", "invalid",
-                             "The application is inactive or does not issue refresh tokens.")
+            raise FieldError(
+                "applicationId", "invalid", "The application is inactive or does not issue refresh tokens."
+            )
         bucket = _bucket(user_id)
         value, token_id = keys.new_token_value(bucket), str(keys.new_token_id(bucket))
-        token = NewToken(token_id=token_id, token_digest=keys.digest(value), user_id=user_id,
-                         application_id=application_id, tenant_id=application.tenant_id,
-                         policy=application.policy.code, meta=meta)
-        event = events.build(events.CREATE, caller, info, scope="token", tenant_id=application.tenant_id,
-                             application_id=application_id, user_id=user_id)
+        token = NewToken(
+            token_id=token_id,
+            token_digest=keys.digest(value),
+            user_id=user_id,
+            application_id=application_id,
+            tenant_id=application.tenant_id,
+            policy=application.policy.code,
+            meta=meta,
+        )
+        event = events.build(
+            events.CREATE,
+            caller,
+            info,
+            scope="token",
+            tenant_id=application.tenant_id,
+            application_id=application_id,
+            user_id=user_id,
+        )
         self._store.mint(keys.TAGS[bucket], [token], event)
-        access, exp = self._access_token(application, user_id, token_id, meta,
-                                         application.policy.access_ttl_seconds)
+        access, exp = self._access_token(
+            application, user_id, token_id, meta, application.policy.access_ttl_seconds
+        )
         return Minted(access, exp * 1000, value, token_id)
 
-    def _access_token(self, application: Application, user_id: str, token_id: str,
-                      meta: dict[str, Any], ttl: int) -> tuple[str, int]:
-        claims: dict[str, Any] = {"sub": user_id, "aud": application.id, "sid": token_id,
-                                  "tid": application.tenant_id, "applicationId": application.id}
+    def _access_token(
+        self, application: Application, user_id: str, token_id: str, meta: dict[str, Any], ttl: int
+    ) -> tuple[str, int]:
+        claims: dict[str, Any] = {
+            "sub": user_id,
+            "aud": application.id,
+            "sid": token_id,
+            "tid": application.tenant_id,
+            "applicationId": application.id,
+        }
         scopes = meta.get("scopes")
         if scopes:
             claims["scope"] = " ".join(scopes)
@@ -113,84 +142,132 @@ class TokenService:
         ttl = application.policy.access_ttl_seconds
         if ttl_seconds is not None:
             if ttl_seconds > ttl:
-                raise FieldError("timeToLiveInSeconds", "invalid",
-                                 f"The timeToLiveInSeconds may not exceed the configured [{ttl}] seconds.")
+                raise FieldError(
+                    "timeToLiveInSeconds",
+                    "invalid",
+                    f"The timeToLiveInSeconds may not exceed the configured [{ttl}] seconds.",
+                )
             ttl = ttl_seconds
         access, _ = self._access_token(application, result.user_id, result.token_id, result.meta, ttl)
         return Exchange(access, value, result.token_id, result.expiry)
 
     # -- revocation ----------------------------------------------------------------------------
-    def revoke(self, caller: Caller, *, token: str | None, user_id: str | None, application_id: str | None,
-               info: dict[str, Any] | None) -> RevokeCount:
+    def revoke(
+        self,
+        caller: Caller,
+        *,
+        token: str | None,
+        user_id: str | None,
+        application_id: str | None,
+        info: dict[str, Any] | None,
+    ) -> RevokeCount:
         """FusionAuth's dispatch: a token wins; else user, user for application, or application."""
         if token:
             owner = caller.id if caller.is_user else (user_id or "")
-            return self._revoke_one(caller, info, token_digest=keys.digest(token),
-                                    tag=keys.tag_of_token(token, keys.digest(token)), owner=owner or "")
+            return self._revoke_one(
+                caller,
+                info,
+                token_digest=keys.digest(token),
+                tag=keys.tag_of_token(token, keys.digest(token)),
+                owner=owner or "",
+            )
         if caller.is_user:
             raise Unauthorized()
         if user_id:
             application = self._application(caller, application_id) if application_id else None
-            event = events.build(events.REVOKE, caller, info, scope="user" if not application else "userApplication",
-                                 tenant_id=application.tenant_id if application else caller.tenant_id,
-                                 application_id=application_id, user_id=user_id)
-            return self._store.revoke_user(user_id, application_id, tenant=caller.tenant_id or "",
-                                           cap=self._ids_cap, event=event)
+            event = events.build(
+                events.REVOKE,
+                caller,
+                info,
+                scope="user" if not application else "userApplication",
+                tenant_id=application.tenant_id if application else caller.tenant_id,
+                application_id=application_id,
+                user_id=user_id,
+            )
+            return self._store.revoke_user(
+                user_id, application_id, tenant=caller.tenant_id or "", cap=self._ids_cap, event=event
+            )
         if application_id:
             return self.revoke_application(caller, application_id, info)
         raise GeneralError("[invalid]", "You must specify a token, a userId or an applicationId.")
 
-    def revoke_application(self, caller: Caller, application_id: str, info: dict[str, Any] | None) -> RevokeCount:
+    def revoke_application(
+        self, caller: Caller, application_id: str, info: dict[str, Any] | None
+    ) -> RevokeCount:
         application = self._application(caller, application_id)
-        event = events.build(events.REVOKE, caller, info, scope="application", tenant_id=application.tenant_id,
-                             application_id=application_id,
-                             application_ttls={application_id: application.policy.access_ttl_seconds})
-        return self._store.revoke_application(application_id, tenant=caller.tenant_id or "",
-                                              cap=self._ids_cap, event=event)
+        event = events.build(
+            events.REVOKE,
+            caller,
+            info,
+            scope="application",
+            tenant_id=application.tenant_id,
+            application_id=application_id,
+            application_ttls={application_id: application.policy.access_ttl_seconds},
+        )
+        return self._store.revoke_application(
+            application_id, tenant=caller.tenant_id or "", cap=self._ids_cap, event=event
+        )
 
     def revoke_by_id(self, caller: Caller, token_id: str, info: dict[str, Any] | None) -> RevokeCount:
         owner = caller.id if caller.is_user else ""
         return self._revoke_one(caller, info, token_id=token_id, owner=owner or "")
 
-    def _revoke_one(self, caller: Caller, info: dict[str, Any] | None, *, owner: str,
-                    token_digest: str | None = None, tag: str | None = None,
-                    token_id: str | None = None) -> RevokeCount:
-        event = events.build(events.REVOKE, caller, info, scope="token", tenant_id=caller.tenant_id,
-                             user_id=owner or None)
-        revoked = self._store.revoke_token(event=event, token_digest=token_digest, tag=tag, token_id=token_id,
-                                           owner=owner, tenant=caller.tenant_id or "")
+    def _revoke_one(
+        self,
+        caller: Caller,
+        info: dict[str, Any] | None,
+        *,
+        owner: str,
+        token_digest: str | None = None,
+        tag: str | None = None,
+        token_id: str | None = None,
+    ) -> RevokeCount:
+        event = events.build(
+            events.REVOKE, caller, info, scope="token", tenant_id=caller.tenant_id, user_id=owner or None
+        )
+        revoked = self._store.revoke_token(
+            event=event,
+            token_digest=token_digest,
+            tag=tag,
+            token_id=token_id,
+            owner=owner,
+            tenant=caller.tenant_id or "",
+        )
         if revoked is None:
             raise NotFound()
         return RevokeCount(1, 0, [revoked.token_id])
 
-    def logout(self, caller: Caller, value: str | None, everywhere: bool, info: dict[str, Any] | None) -> None:
+    def logout(
+        self, caller: Caller, value: str | None, everywhere: bool, info: dict[str, Any] | None
+    ) -> None:
         """FusionAuth's logout: revoke the token, or with `global` all of its user's; never an error."""
         if not value:
             return
         token_digest = keys.digest(value)
         tag = keys.tag_of_token(value, token_digest)
         if not everywhere:
-            try:
+            with contextlib.suppress(NotFound):
                 self._revoke_one(caller, info, token_digest=token_digest, tag=tag, owner="")
-            except NotFound:
-                pass
             return
-        found = self._store.revoke_token(event=events.build(events.REVOKE, caller, info, scope="token"),
-                                         token_digest=token_digest, tag=tag)
+        found = self._store.revoke_token(
+            event=events.build(events.REVOKE, caller, info, scope="token"), token_digest=token_digest, tag=tag
+        )
         if found is not None:
             event = events.build(events.REVOKE, caller, info, scope="user", user_id=found.user_id)
             self._store.revoke_user(found.user_id, None, tenant="", cap=self._ids_cap, event=event)
 
     # -- retrieval -----------------------------------------------------------------------------
-    def list(self, caller: Caller, user_id: str, application_id: str | None, limit: int | None,
-             cursor: str | None) -> Page:
+    def list_tokens(
+        self, caller: Caller, user_id: str, application_id: str | None, limit: int | None, cursor: str | None
+    ) -> Page:
         """Live tokens of a user, newest first, a page at a time (FusionAuth returns the first 1,000)."""
         if application_id:
             self._application(caller, application_id)
         size = min(limit or self._list_max, self._list_max)
         position = _parse_cursor(cursor) if cursor else None
-        found, more = self._store.list_tokens(user_id, application_id, tenant=caller.tenant_id or "",
-                                              limit=size, cursor=position)
+        found, more = self._store.list_tokens(
+            user_id, application_id, tenant=caller.tenant_id or "", limit=size, cursor=position
+        )
         last = found[-1] if found else None
         return Page(found, f"{last.insert_instant}.{last.token_id}" if more and last else None)
 
@@ -207,7 +284,8 @@ class TokenService:
         """FusionAuth's bulk import: validate everything, then write every bucket in one round trip.
         Values are stored by digest only; a value already known is refused, never overwritten."""
         now = int(time.time() * 1000)
-        prepared, errors = [], BadRequest()
+        prepared: list[tuple[int, NewToken, str, int]] = []
+        errors = BadRequest()
         seen: dict[str, int] = {}
         for index, item in enumerate(items):
             where = f"refreshTokens[{index}]"
@@ -224,13 +302,26 @@ class TokenService:
                 continue
             token_digest = keys.digest(value)
             if token_digest in seen:
-                _add(errors, f"{where}.token", "duplicate", f"The same token is at index [{seen[token_digest]}].")
+                _add(
+                    errors,
+                    f"{where}.token",
+                    "duplicate",
+                    f"The same token is at index [{seen[token_digest]}].",
+                )
                 continue
             seen[token_digest] = index
             bucket = _bucket(user_id)
-            token = NewToken(str(keys.new_token_id(bucket)), token_digest, user_id, application.id,
-                             application.tenant_id, application.policy.code, item.get("metaData") or {},
-                             insert, start)
+            token = NewToken(
+                str(keys.new_token_id(bucket)),
+                token_digest,
+                user_id,
+                application.id,
+                application.tenant_id,
+                application.policy.code,
+                item.get("metaData") or {},
+                insert,
+                start,
+            )
             prepared.append((index, token, keys.tag_of_token(value, token_digest), expiry))
         existing = self._store.existing_ids([(t.token_digest, tag) for _, t, tag, _ in prepared])
         for (index, _, _, _), found in zip(prepared, existing, strict=True):
@@ -255,8 +346,11 @@ class TokenService:
         try:
             self._store.import_tokens([(tag, t, h, event) for tag, (t, h) in groups.items()], foreign)
         except DuplicateToken:
-            raise GeneralError("[duplicate]", "A token was imported concurrently; nothing else failed. "
-                                              "Retry without the tokens that now exist.") from None
+            raise GeneralError(
+                "[duplicate]",
+                "A token was imported concurrently; nothing else failed. "
+                "Retry without the tokens that now exist.",
+            ) from None
 
 
 def _add(errors: BadRequest, field: str, kind: str, message: str) -> None:

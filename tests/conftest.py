@@ -27,16 +27,33 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process of the tests' own, stopped by pid; never the machine's shared Redis."""
 
-    def __init__(self, *extra: str):
+    def __init__(self, *extra: str, port: int | None = None, directory: str | None = None):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="refreshd-redis-")
+        self.port = port or free_port()
+        self.extra = extra
+        self.dir = directory or tempfile.mkdtemp(prefix="refreshd-redis-")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--maxmemory-policy", "noeviction", *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                "--maxmemory-policy",
+                "noeviction",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"redis://127.0.0.1:{self.port}/0"
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
@@ -49,13 +66,19 @@ class RedisServer:
                     raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.05)
 
-    def stop(self) -> None:
+    def stop(self, *, keep_data: bool = False) -> None:
         self.process.terminate()
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def restart(self) -> RedisServer:
+        """The same server again: same port, same data directory."""
+        self.stop(keep_data=True)
+        return RedisServer(*self.extra, port=self.port, directory=self.dir)
 
 
 @pytest.fixture(scope="session")
@@ -92,5 +115,3 @@ def client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def key_headers() -> dict[str, str]:
     return {"Authorization": API_KEY}
-
-

@@ -72,11 +72,16 @@ class TenantById(MethodView):
         return Response(status=200)
 
 
-def _save_tenant(ident: str | None, body: dict[str, Any], *, create: bool, replace: bool = False) -> dict[str, Any]:
+def _save_tenant(
+    ident: str | None, body: dict[str, Any], *, create: bool, replace: bool = False
+) -> dict[str, Any]:
     if _scope():
         raise_unauthorized()
-    return {"tenant": services().registry.save_tenant(ident, body.get("tenant") or {}, create=create,
-                                                      replace=replace)}
+    return {
+        "tenant": services().registry.save_tenant(
+            ident, body.get("tenant") or {}, create=create, replace=replace
+        )
+    }
 
 
 # -- applications ------------------------------------------------------------------------------
@@ -136,11 +141,13 @@ class ApplicationById(MethodView):
         return Response(status=200)
 
 
-def _save_application(ident: str | None, body: dict[str, Any], *, create: bool,
-                      replace: bool = False) -> dict[str, Any]:
+def _save_application(
+    ident: str | None, body: dict[str, Any], *, create: bool, replace: bool = False
+) -> dict[str, Any]:
     caller = auth.api_key()
-    document = services().registry.save_application(ident, body.get("application") or {}, create=create,
-                                                    replace=replace, scope_tenant=caller.tenant_id)
+    document = services().registry.save_application(
+        ident, body.get("application") or {}, create=create, replace=replace, scope_tenant=caller.tenant_id
+    )
     return {"application": document}
 
 

@@ -24,8 +24,12 @@ def path_uuid(value: str) -> str:
 
 
 def revoke_result(count: RevokeCount) -> dict[str, Any]:
-    return {"invalidatedTokens": count.invalidated, "previouslyInvalidatedTokens": count.previously_invalidated,
-            "refreshTokenIds": count.token_ids, "errors": []}
+    return {
+        "invalidatedTokens": count.invalidated,
+        "previouslyInvalidatedTokens": count.previously_invalidated,
+        "refreshTokenIds": count.token_ids,
+        "errors": [],
+    }
 
 
 def refresh_token(token: StoredToken) -> dict[str, Any]:
@@ -36,9 +40,16 @@ def refresh_token(token: StoredToken) -> dict[str, Any]:
     if token.last_accessed_address:
         device["lastAccessedAddress"] = token.last_accessed_address
     meta["device"] = device
-    return {"id": token.token_id, "applicationId": token.application_id, "userId": token.user_id,
-            "tenantId": token.tenant_id, "insertInstant": token.insert_instant,
-            "startInstant": token.start_instant, "expirationInstant": token.expiry, "metaData": meta}
+    return {
+        "id": token.token_id,
+        "applicationId": token.application_id,
+        "userId": token.user_id,
+        "tenantId": token.tenant_id,
+        "insertInstant": token.insert_instant,
+        "startInstant": token.start_instant,
+        "expirationInstant": token.expiry,
+        "metaData": meta,
+    }
 
 
 def event_info(data: dict[str, Any]) -> dict[str, Any] | None:

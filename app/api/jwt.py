@@ -31,8 +31,13 @@ class Refresh(MethodView):
     @blp.alt_response(400, schema=Errors)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Live refresh tokens of a user, newest first (1,000 a page; `cursor` pages on)."""
-        page = services().tokens.list(auth.api_key(), str(args["userId"]), _text(args.get("applicationId")),
-                                      args.get("limit"), args.get("cursor"))
+        page = services().tokens.list_tokens(
+            auth.api_key(),
+            str(args["userId"]),
+            _text(args.get("applicationId")),
+            args.get("limit"),
+            args.get("cursor"),
+        )
         out: dict[str, Any] = {"refreshTokens": [refresh_token(t) for t in page.tokens]}
         if page.next_cursor:
             out["nextCursor"] = page.next_cursor
@@ -45,8 +50,13 @@ class Refresh(MethodView):
         """Exchange a refresh token (body, or the `refresh_token` cookie, which wins) for an access JWT."""
         value = request.cookies.get("refresh_token") or body.get("refreshToken")
         result = services().tokens.exchange(auth.anonymous(), value, body.get("timeToLiveInSeconds"))
-        response = jsonify({"token": result.access_token, "refreshToken": result.refresh_token,
-                            "refreshTokenId": result.refresh_token_id})
+        response = jsonify(
+            {
+                "token": result.access_token,
+                "refreshToken": result.refresh_token,
+                "refreshTokenId": result.refresh_token_id,
+            }
+        )
         response.headers.update(NO_STORE)
         _set_token_cookies(response, result.access_token, result.refresh_token, result.refresh_expiry_ms)
         return response
@@ -62,9 +72,13 @@ class Refresh(MethodView):
             # FusionAuth lets `token` come as a form field, to keep it out of access logs
             body = s.RefreshDeleteArgs().load(request.form.to_dict())
         fields = _merged(query, body)
-        count = services().tokens.revoke(caller, token=fields.get("token"), user_id=_text(fields.get("userId")),
-                                         application_id=_text(fields.get("applicationId")),
-                                         info=event_info(fields))
+        count = services().tokens.revoke(
+            caller,
+            token=fields.get("token"),
+            user_id=_text(fields.get("userId")),
+            application_id=_text(fields.get("applicationId")),
+            info=event_info(fields),
+        )
         return revoke_result(count)
 
 
@@ -104,7 +118,9 @@ def _set_token_cookies(response: Response, access: str, refresh: str, refresh_ex
     secure = services().settings.cookie_secure
     response.set_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)
     max_age = max(0, (refresh_expiry_ms - _now_ms()) // 1000)
-    response.set_cookie("refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age)
+    response.set_cookie(
+        "refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age
+    )
 
 
 def _now_ms() -> int:

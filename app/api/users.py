@@ -23,10 +23,21 @@ class Mint(MethodView):
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a session for a user the login server has authenticated."""
-        minted = services().tokens.mint(auth.api_key(), str(body["userId"]), str(body["applicationId"]),
-                                        dict(body.get("metaData") or {}), event_info(body))
-        response = jsonify({"token": minted.access_token, "tokenExpirationInstant": minted.access_expiry_ms,
-                            "refreshToken": minted.refresh_token, "refreshTokenId": minted.refresh_token_id})
+        minted = services().tokens.mint(
+            auth.api_key(),
+            str(body["userId"]),
+            str(body["applicationId"]),
+            dict(body.get("metaData") or {}),
+            event_info(body),
+        )
+        response = jsonify(
+            {
+                "token": minted.access_token,
+                "tokenExpirationInstant": minted.access_expiry_ms,
+                "refreshToken": minted.refresh_token,
+                "refreshTokenId": minted.refresh_token_id,
+            }
+        )
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -92,20 +92,25 @@ class TenantsResponse(Wire):
 class Permissions(Wire):
     endpoints = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=255)),
-        values=fields.List(fields.String(validate=validate.OneOf(
-            ("GET", "POST", "PUT", "PATCH", "DELETE")))),
-        validate=validate.Length(max=200))
+        values=fields.List(fields.String(validate=validate.OneOf(("GET", "POST", "PUT", "PATCH", "DELETE")))),
+        validate=validate.Length(max=200),
+    )
 
 
 class MetaDataAttributes(Wire):
-    attributes = fields.Dict(keys=fields.String(validate=SHORT), values=fields.String(validate=SHORT),
-                             validate=validate.Length(max=20))
+    attributes = fields.Dict(
+        keys=fields.String(validate=SHORT),
+        values=fields.String(validate=SHORT),
+        validate=validate.Length(max=20),
+    )
 
 
 class ApiKey(Wire):
     id = fields.UUID(dump_only=True)
-    key = fields.String(validate=validate.Length(min=16, max=255),
-                        metadata={"description": "returned once, at creation; only its hash is kept"})
+    key = fields.String(
+        validate=validate.Length(min=16, max=255),
+        metadata={"description": "returned once, at creation; only its hash is kept"},
+    )
     tenantId = fields.UUID(allow_none=True)
     permissions = fields.Nested(Permissions)
     metaData = fields.Nested(MetaDataAttributes)

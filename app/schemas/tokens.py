@@ -48,10 +48,14 @@ class RefreshTokenResponse(Wire):
 class RefreshListArgs(Wire):
     userId = fields.UUID(required=True)
     applicationId = fields.UUID()
-    limit = fields.Integer(validate=validate.Range(1, 10_000),
-                           metadata={"description": "refreshd: page size (default and maximum 1,000)"})
-    cursor = fields.String(validate=validate.Length(max=128),
-                           metadata={"description": "refreshd: `nextCursor` of the previous page"})
+    limit = fields.Integer(
+        validate=validate.Range(1, 10_000),
+        metadata={"description": "refreshd: page size (default and maximum 1,000)"},
+    )
+    cursor = fields.String(
+        validate=validate.Length(max=128),
+        metadata={"description": "refreshd: `nextCursor` of the previous page"},
+    )
 
 
 class RefreshDeleteArgs(Wire):
@@ -114,8 +118,9 @@ class ImportedToken(Wire):
 
 
 class ImportRequest(Wire):
-    refreshTokens = fields.List(fields.Nested(ImportedToken), required=True,
-                                validate=validate.Length(min=1, max=10_000))
+    refreshTokens = fields.List(
+        fields.Nested(ImportedToken), required=True, validate=validate.Length(min=1, max=10_000)
+    )
     validateDbConstraints = fields.Boolean(load_default=False)
 
 
@@ -126,4 +131,3 @@ class LogoutArgs(Wire):
 
 class LogoutRequest(LogoutArgs):
     eventInfo = fields.Nested(EventInfo, allow_none=True)
-

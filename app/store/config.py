@@ -22,7 +22,7 @@ class ConfigStore:
 
     def get_many(self, kind: str) -> list[dict[str, Any]]:
         """Every document of a kind (two round trips: the id set, then the documents)."""
-        ids = sorted(self._redis.smembers(keys.config_set(kind)))
+        ids: list[str] = sorted(self._redis.smembers(keys.config_set(kind)))  # type: ignore[arg-type]
         if not ids:
             return []
         raws = self._redis.mget([keys.config(kind, i) for i in ids])

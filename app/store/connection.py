@@ -54,12 +54,16 @@ def _hold_embedded_lock() -> None:
     global _lock_file
     if _lock_file is not None:
         return
-    path = os.path.join(tempfile.gettempdir(), f"refreshd-embedded-{os.getuid()}-{os.getcwd().replace('/', '_')}.lock")
+    path = os.path.join(
+        tempfile.gettempdir(), f"refreshd-embedded-{os.getuid()}-{os.getcwd().replace('/', '_')}.lock"
+    )
     handle = open(path, "w")  # noqa: SIM115 - held for the life of the process
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise RuntimeError("the embedded store (no REDIS_URL) runs in a single process: another refreshd "
-                           "process in this directory holds it. Run one worker, or set REDIS_URL.") from None
+        raise RuntimeError(
+            "the embedded store (no REDIS_URL) runs in a single process: another refreshd "
+            "process in this directory holds it. Run one worker, or set REDIS_URL."
+        ) from None
     _lock_file = handle

@@ -31,7 +31,7 @@ from base64 import urlsafe_b64encode
 
 BUCKETS = 16
 _HEX = "0123456789abcdef"
-TAGS = tuple("{b%s}" % c for c in _HEX)
+TAGS = tuple(f"{{b{c}}}" for c in _HEX)
 
 
 def bucket_of_uuid(value: uuid.UUID) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from app.store import keys
-from app.store.scripts import Scripts
+from app.store.lua import Scripts
 
 
 @dataclass(frozen=True)
@@ -99,29 +99,49 @@ class RefreshTokenStore:
             raise DuplicateToken(int(result[1]))
         return [int(v) for v in result]
 
-    def _mint_args(self, tag: str, tokens: Sequence[NewToken], pointers_here: Sequence[bool],
-                   event: str, event_type: str) -> list[Any]:
+    def _mint_args(
+        self, tag: str, tokens: Sequence[NewToken], pointers_here: Sequence[bool], event: str, event_type: str
+    ) -> list[Any]:
         args: list[Any] = [tag, self._maxlen, event_type, event, len(tokens)]
         for t, here in zip(tokens, pointers_here, strict=True):
-            args += [t.token_id, t.token_digest, "1" if here else "0", t.user_id, t.application_id,
-                     t.tenant_id, t.insert_instant or "", t.start_instant or "", t.policy,
-                     json.dumps(t.meta, separators=(",", ":"))]
+            args += [
+                t.token_id,
+                t.token_digest,
+                "1" if here else "0",
+                t.user_id,
+                t.application_id,
+                t.tenant_id,
+                t.insert_instant or "",
+                t.start_instant or "",
+                t.policy,
+                json.dumps(t.meta, separators=(",", ":")),
+            ]
         return args
 
     def exchange(self, token_digest: str, tag: str, address: str) -> Exchanged | str:
         """Use a token by the digest of its value; returns Exchanged or why it is invalid."""
-        result = self._scripts.exchange(keys=[keys.pointer(tag, token_digest)],
-                                        args=[tag, "d", token_digest, address])
+        result = self._scripts.exchange(
+            keys=[keys.pointer(tag, token_digest)], args=[tag, "d", token_digest, address]
+        )
         if result[0] == "redirect":
             tag = _tag(result[1])
-            result = self._scripts.exchange(keys=[keys.record(tag, result[1])],
-                                            args=[tag, "i", token_digest, address])
+            result = self._scripts.exchange(
+                keys=[keys.record(tag, result[1])], args=[tag, "i", token_digest, address]
+            )
         if result[0] != "ok":
             return str(result[1])
         return Exchanged(result[1], result[2], result[3], result[4], json.loads(result[5]), int(result[6]))
 
-    def revoke_token(self, *, event: str, token_digest: str | None = None, tag: str | None = None,
-                     token_id: str | None = None, owner: str = "", tenant: str = "") -> Revoked | None:
+    def revoke_token(
+        self,
+        *,
+        event: str,
+        token_digest: str | None = None,
+        tag: str | None = None,
+        token_id: str | None = None,
+        owner: str = "",
+        tenant: str = "",
+    ) -> Revoked | None:
         """Revoke one live token by value digest (with its pointer's tag) or by id; None if not live."""
         if token_id is not None:
             tag = _tag(token_id)
@@ -129,26 +149,33 @@ class RefreshTokenStore:
         else:
             assert token_digest is not None and tag is not None
             key, mode = keys.pointer(tag, token_digest), "d"
-        result = self._scripts.revoke_token(keys=[key], args=[tag, mode, token_digest, owner, tenant,
-                                                              self._maxlen, event])
+        result = self._scripts.revoke_token(
+            keys=[key], args=[tag, mode, token_digest, owner, tenant, self._maxlen, event]
+        )
         if result[0] == "redirect":
             tag = _tag(result[1])
-            result = self._scripts.revoke_token(keys=[keys.record(tag, result[1])],
-                                                args=[tag, "i", token_digest, owner, tenant,
-                                                      self._maxlen, event])
+            result = self._scripts.revoke_token(
+                keys=[keys.record(tag, result[1])],
+                args=[tag, "i", token_digest, owner, tenant, self._maxlen, event],
+            )
         if result[0] != "ok":
             return None
         return Revoked(result[1], result[2], result[3], result[4])
 
-    def revoke_user(self, user_id: str, application_id: str | None, *, tenant: str, cap: int,
-                    event: str) -> RevokeCount:
+    def revoke_user(
+        self, user_id: str, application_id: str | None, *, tenant: str, cap: int, event: str
+    ) -> RevokeCount:
         """All of a user's live tokens (for one application, when given), in the user's bucket."""
         tag = _tag(user_id)
-        live = (keys.user_app_index(tag, user_id, application_id) if application_id
-                else keys.user_index(tag, user_id))
+        live = (
+            keys.user_app_index(tag, user_id, application_id)
+            if application_id
+            else keys.user_index(tag, user_id)
+        )
         result = self._scripts.revoke_scope(
             keys=[live, keys.user_tombstones(tag, user_id)],
-            args=[tag, tenant, application_id or "", cap, self._maxlen, event])
+            args=[tag, tenant, application_id or "", cap, self._maxlen, event],
+        )
         return RevokeCount(int(result[0]), int(result[1]), list(result[2:]))
 
     def revoke_application(self, application_id: str, *, tenant: str, cap: int, event: str) -> RevokeCount:
@@ -157,7 +184,9 @@ class RefreshTokenStore:
         for tag in keys.TAGS:
             self._scripts.revoke_scope(
                 keys=[keys.app_index(tag, application_id), keys.app_tombstones(tag, application_id)],
-                args=[tag, tenant, "", cap, self._maxlen, event], client=pipe)
+                args=[tag, tenant, "", cap, self._maxlen, event],
+                client=pipe,
+            )
         invalidated = previously = 0
         ids: list[str] = []
         for result in pipe.execute():
@@ -166,23 +195,34 @@ class RefreshTokenStore:
             ids += result[2:]
         return RevokeCount(invalidated, previously, ids[:cap])
 
-    def list_tokens(self, user_id: str, application_id: str | None, *, tenant: str, limit: int,
-                    cursor: tuple[int, str] | None) -> tuple[list[StoredToken], bool]:
+    def list_tokens(
+        self,
+        user_id: str,
+        application_id: str | None,
+        *,
+        tenant: str,
+        limit: int,
+        cursor: tuple[int, str] | None,
+    ) -> tuple[list[StoredToken], bool]:
         """Live tokens of a user (and application), newest first; and whether more follow."""
         tag = _tag(user_id)
-        index = (keys.user_app_index(tag, user_id, application_id) if application_id
-                 else keys.user_index(tag, user_id))
-        result = self._scripts.list(keys=[index], args=[
-            tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant])
+        index = (
+            keys.user_app_index(tag, user_id, application_id)
+            if application_id
+            else keys.user_index(tag, user_id)
+        )
+        result = self._scripts.list(
+            keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant]
+        )
         rows = result[1:]
-        tokens = [_stored(rows[i], rows[i + 1:i + 10]) for i in range(0, len(rows), 10)]
+        tokens = [_stored(rows[i], rows[i + 1 : i + 10]) for i in range(0, len(rows), 10)]
         return tokens, bool(int(result[0]))
 
     def get(self, token_id: str) -> StoredToken | None:
         """A live token by id (a plain read: no script needed)."""
         fields = ("u", "a", "tn", "ii", "si", "x", "la", "lad", "m", "rv")
-        values = self._redis.hmget(keys.record(_tag(token_id), token_id), fields)
-        if values[0] is None or values[9] is not None or int(values[5]) <= time.time() * 1000:
+        values: list[str | None] = self._redis.hmget(keys.record(_tag(token_id), token_id), fields)  # type: ignore[assignment]
+        if values[0] is None or values[9] is not None or int(values[5] or 0) <= time.time() * 1000:
             return None
         return _stored(token_id, values[:9])
 
@@ -193,17 +233,22 @@ class RefreshTokenStore:
             pipe.get(keys.pointer(tag, token_digest))
         return list(pipe.execute())
 
-    def import_tokens(self, groups: Sequence[tuple[str, list[NewToken], list[bool], str]],
-                      foreign_pointers: Sequence[tuple[str, str, str, int]]) -> None:
+    def import_tokens(
+        self,
+        groups: Sequence[tuple[str, list[NewToken], list[bool], str]],
+        foreign_pointers: Sequence[tuple[str, str, str, int]],
+    ) -> None:
         """Create imported tokens: per bucket (tag, tokens, pointer_here flags, event JSON) one mint
         script, and a plain SET NX for each pointer routed to another bucket (tag, digest, id, expiry),
         pipelined in one round trip. Raises DuplicateToken (index within its group) on a race.
         """
         pipe = self._redis.pipeline(transaction=False)
         for tag, tokens, here, event in groups:
-            self._scripts.mint(keys=[keys.events(tag)],
-                               args=self._mint_args(tag, tokens, here, event, "jwt.refresh-token.import"),
-                               client=pipe)
+            self._scripts.mint(
+                keys=[keys.events(tag)],
+                args=self._mint_args(tag, tokens, here, event, "jwt.refresh-token.import"),
+                client=pipe,
+            )
         for tag, token_digest, token_id, expiry in foreign_pointers:
             pipe.set(keys.pointer(tag, token_digest), token_id, pxat=expiry, nx=True)
         for result in pipe.execute(raise_on_error=True):
@@ -213,7 +258,14 @@ class RefreshTokenStore:
 
 def _stored(token_id: str, f: Sequence[str | None]) -> StoredToken:
     return StoredToken(
-        token_id=token_id, user_id=str(f[0]), application_id=str(f[1]), tenant_id=str(f[2]),
-        insert_instant=int(f[3] or 0), start_instant=int(f[4] or 0), expiry=int(f[5] or 0),
-        last_accessed_instant=int(f[6]) if f[6] else None, last_accessed_address=f[7] or None,
-        meta=json.loads(f[8] or "{}"))
+        token_id=token_id,
+        user_id=str(f[0]),
+        application_id=str(f[1]),
+        tenant_id=str(f[2]),
+        insert_instant=int(f[3] or 0),
+        start_instant=int(f[4] or 0),
+        expiry=int(f[5] or 0),
+        last_accessed_instant=int(f[6]) if f[6] else None,
+        last_accessed_address=f[7] or None,
+        meta=json.loads(f[8] or "{}"),
+    )
