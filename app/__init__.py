@@ -99,10 +99,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     api = RefreshdApi(app)
     app.extensions["refreshd_api"] = api
-    from app.api import blueprints
+    from app.api import blueprints, docs
 
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
+    app.register_blueprint(docs.assets)
     if not settings.redis_url:
         services.ensure_ready()
     return app

@@ -27,3 +27,11 @@ def test_the_app_serves_its_spec(client):
     response = client.get("/api/openapi.json")
     assert response.status_code == 200
     assert "/api/jwt/refresh/{token_id}" in response.json["paths"]
+
+
+def test_the_interactive_docs_load_their_assets_locally(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and b"/api/swagger-ui/swagger-ui-bundle.js" in page.data
+    asset = client.get("/api/swagger-ui/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.data) > 100_000
+    assert client.get("/api/swagger-ui/../../etc/passwd").status_code == 404
