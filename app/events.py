@@ -1,7 +1,8 @@
 """Event construction: the static part of every event, serialised once and appended by a store script.
 
 Stream entries (ev:{t}) carry: t the type, d this JSON, n the number of tokens the step covered,
-p how many were already invalidated, ids the token ids (capped). `read` turns an entry back into
+p how many were already invalidated, ids the token ids (capped), and for a single token its u/a/tn
+(user, application, tenant: known only once the script has found it). `read` turns an entry back into
 one event object in FusionAuth's shape, extended with what audit consumers need.
 """
 
@@ -61,4 +62,7 @@ def read(fields: dict[str, str]) -> dict[str, Any]:
     event["invalidatedTokens" if fields["t"] == REVOKE else "tokens"] = int(fields.get("n", 0))
     if fields["t"] == REVOKE:
         event["previouslyInvalidatedTokens"] = int(fields.get("p", 0))
+    for field, name in (("u", "userId"), ("a", "applicationId"), ("tn", "tenantId")):
+        if fields.get(field):
+            event[name] = fields[field]
     return event

@@ -300,3 +300,17 @@ def test_import_rejects_an_unknown_application_and_nothing_is_written(client):
     assert response.status_code == 400
     assert "refreshTokens[1].applicationId" in response.json["fieldErrors"]
     assert exchange_status(client, "good-value-1") == 400
+
+
+def test_a_revoke_by_token_event_names_the_tokens_user_application_and_tenant(client, redis_client):
+    from app import events
+
+    app_id = new_application(client)
+    who = user()
+    minted = mint(client, who, app_id)
+    client.delete(f"/api/jwt/refresh?token={minted['refreshToken']}", headers=KEY)
+    entries = redis_client.xrange("ev:{b%s}" % who[-1])
+    revoke = [events.read(e) for _, e in entries if e["t"] == "jwt.refresh-token.revoke"][0]
+    assert revoke["userId"] == who and revoke["applicationId"] == app_id and revoke["tenantId"]
+    assert revoke["refreshTokenIds"] == [minted["refreshTokenId"]] and revoke["invalidatedTokens"] == 1
+    assert minted["refreshToken"] not in json.dumps(revoke)

@@ -34,10 +34,14 @@ local function extend(key, at, now)
 end
 
 -- Append one event; fields: t type, d static JSON (built by app/events.py), n count,
--- p previously invalidated count, ids comma-separated token ids (capped by the caller).
-local function emit(maxlen, etype, data, n, p, ids)
-  redis.call('XADD', k_events(), 'MAXLEN', '~', maxlen, '*',
-    't', etype, 'd', data, 'n', n, 'p', p, 'ids', table.concat(ids, ','))
+-- p previously invalidated count, ids comma-separated token ids (capped by the caller), and
+-- optionally u/a/tn: the user, application and tenant of a single token, known only here.
+local function emit(maxlen, etype, data, n, p, ids, owner)
+  local fields = { 't', etype, 'd', data, 'n', n, 'p', p, 'ids', table.concat(ids, ',') }
+  if owner then
+    for _, v in ipairs({ 'u', owner[1], 'a', owner[2], 'tn', owner[3] }) do fields[#fields + 1] = v end
+  end
+  redis.call('XADD', k_events(), 'MAXLEN', '~', maxlen, '*', unpack(fields))
 end
 
 -- Revoke one record: 1 revoked now, 0 already a tombstone, -1 missing or expired.

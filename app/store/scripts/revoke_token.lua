@@ -17,5 +17,5 @@ local now = now_ms()
 local dead = {}
 if revoke_record(id, now, dead) ~= 1 then return { 'missing' } end
 bury(dead, now)
-emit(ARGV[6], 'jwt.refresh-token.revoke', ARGV[7], 1, 0, { id })
+emit(ARGV[6], 'jwt.refresh-token.revoke', ARGV[7], 1, 0, { id }, { f[1], f[2], f[3] })
 return { 'ok', id, f[1], f[2], f[3] }
