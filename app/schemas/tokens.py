@@ -126,7 +126,7 @@ class ImportRequest(Wire):
 
 class LogoutArgs(Wire):
     refreshToken = fields.String(validate=TOKEN)
-    global_ = fields.Boolean(data_key="global", load_default=False)
+    global_ = fields.Boolean(data_key="global")
 
 
 class LogoutRequest(LogoutArgs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,33 +50,46 @@ class LiveServer:
     def __init__(self, redis_url: str):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="refreshd-live-", suffix=".log", delete=False)
+        log_fd, self.log_path = tempfile.mkstemp(prefix="refreshd-live-", suffix=".log")
         env = dict(os.environ)
-        env.update(REDIS_URL=redis_url, REFRESHD_BOOTSTRAP_API_KEY=API_KEY, PORT=str(self.port),
-                   WEB_CONCURRENCY="2",
-                   PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
-        self.process = subprocess.Popen(procfile_command(self.port, 2), cwd=ROOT, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        env.update(
+            REDIS_URL=redis_url,
+            REFRESHD_BOOTSTRAP_API_KEY=API_KEY,
+            PORT=str(self.port),
+            WEB_CONCURRENCY="2",
+            PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        )
+        self.process = subprocess.Popen(
+            procfile_command(self.port, 2),
+            cwd=ROOT,
+            env=env,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        os.close(log_fd)
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"refreshd exited with {self.process.returncode}:\n{self.output()}")
+                output = self.output()
+                self.stop()
+                raise RuntimeError(f"refreshd exited with {self.process.returncode}:\n{output}")
             try:
                 if requests.get(self.base_url + "/api/status", timeout=1).status_code == 200:
                     return
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
+                output = self.output()
                 self.stop()
-                raise RuntimeError(f"refreshd did not answer /api/status within {START_TIMEOUT} s:\n"
-                                   f"{self.output()}")
+                raise RuntimeError(f"refreshd did not answer /api/status within {START_TIMEOUT} s:\n{output}")
             time.sleep(0.1)
 
     def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-4000:]
+        return Path(self.log_path).read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -83,10 +97,9 @@ class LiveServer:
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
+                os.killpg(self.process.pid, signal.SIGKILL)  # its own group: the server and its workers
                 self.process.wait(5)
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        Path(self.log_path).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -98,20 +111,31 @@ class Service:
 
     def new_application(self, application_id: str | None = None, **jwt: Any) -> str:
         """A fresh application issuing refresh tokens; returns its id."""
-        configuration = {"enabled": True, "timeToLiveInSeconds": 600,
-                         "refreshTokenTimeToLiveInMinutes": 60, **jwt}
+        configuration = {
+            "enabled": True,
+            "timeToLiveInSeconds": 600,
+            "refreshTokenTimeToLiveInMinutes": 60,
+            **jwt,
+        }
         response = self.client.create_application(
             {"application": {"name": f"compat-{uuid.uuid4()}", "jwtConfiguration": configuration}},
-            application_id)
+            application_id,
+        )
         assert response.status == 200, response.error_response
         return str(response.success_response["application"]["id"])
 
     def mint(self, user_id: str, application_id: str, device: str = "laptop") -> dict[str, Any]:
         """A session minted the way a login server does (the client has no method for it)."""
-        response = requests.post(self.base_url + "/api/user/refresh-token",
-                                 json={"userId": user_id, "applicationId": application_id,
-                                       "metaData": {"device": {"name": device, "type": "BROWSER"}}},
-                                 headers={"Authorization": API_KEY}, timeout=10)
+        response = requests.post(
+            self.base_url + "/api/user/refresh-token",
+            json={
+                "userId": user_id,
+                "applicationId": application_id,
+                "metaData": {"device": {"name": device, "type": "BROWSER"}},
+            },
+            headers={"Authorization": API_KEY},
+            timeout=10,
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -128,7 +152,9 @@ class Service:
         for token in refresh_tokens:
             response = self.client.exchange_refresh_token_for_jwt({"refreshToken": token})
             assert response.status == 400
-            assert response.error_response["fieldErrors"]["refreshToken"][0]["code"] == "[invalid]refreshToken"
+            assert (
+                response.error_response["fieldErrors"]["refreshToken"][0]["code"] == "[invalid]refreshToken"
+            )
 
 
 @pytest.fixture(scope="session")
