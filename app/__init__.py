@@ -15,7 +15,7 @@ from app.applications import Registry
 from app.config import Settings
 from app.errors import register_error_handlers
 from app.schemas.common import Errors
-from app.signing import Signer
+from app.signing import KeyRing, Signer
 from app.store.config import ConfigStore
 from app.store.connection import connect
 from app.store.lua import Scripts
@@ -54,15 +54,18 @@ class Services:
         self.registry.default_tenant_id()
         if self.settings.bootstrap_api_key:
             self.api_keys.ensure_bootstrap(self.settings.bootstrap_api_key)
-        _ = self.signer.key
+        self.signer.keys.default()
         self.ready = True
 
 
 def build_services(settings: Settings) -> Services:
     client = connect(settings)
     config = ConfigStore(client)
-    registry = Registry(config, settings.cache_seconds)
-    signer = Signer(config, settings.issuer, settings.master_key)
+    keys = KeyRing(config, settings.master_key, settings.cache_seconds)
+    signer = Signer(keys, settings.issuer)
+    registry = Registry(
+        config, settings.cache_seconds, key_exists=lambda key_id: keys.get(key_id) is not None
+    )
     store = RefreshTokenStore(client, Scripts.register(client), settings.event_stream_max_length)
     tokens = TokenService(store, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
     return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens)

@@ -12,6 +12,7 @@ import copy
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,7 @@ class Application:
     generates_refresh_tokens: bool
     allows_token_refresh: bool
     policy: RefreshPolicy
+    access_token_key_id: str | None
     document: dict[str, Any]
 
 
@@ -104,8 +106,9 @@ def _jsonable(document: dict[str, Any]) -> dict[str, Any]:
 class Registry:
     """Tenants and applications, read through a short per-process cache."""
 
-    def __init__(self, store: ConfigStore, cache_seconds: float):
+    def __init__(self, store: ConfigStore, cache_seconds: float, key_exists: Callable[[str], bool]):
         self._store = store
+        self._key_exists = key_exists
         self._ttl = cache_seconds
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._default_tenant: str | None = None
@@ -187,6 +190,7 @@ class Registry:
         document = _merged(base, _jsonable(changes))
         if not document.get("name"):
             raise FieldError("tenant.name", "blank", "You must specify the [tenant.name] property.")
+        self._check_key("tenant", document)
         document.update(id=ident, lastUpdateInstant=now)
         self._store.put(TENANT, ident, document)
         self._forget(TENANT, ident)
@@ -240,6 +244,7 @@ class Registry:
         document["tenantId"] = self._tenant_for(document.get("tenantId"), scope_tenant, existing)
         if not document.get("name"):
             raise FieldError("application.name", "blank", "You must specify the [application.name] property.")
+        self._check_key("application", document)
         document.update(id=ident, lastUpdateInstant=now)
         secret = None
         if not document.get("oauthConfiguration"):
@@ -263,6 +268,17 @@ class Registry:
         if self._store.get(TENANT, tenant_id) is None:
             raise FieldError("application.tenantId", "invalid", f"No tenant exists with Id [{tenant_id}].")
         return tenant_id
+
+    def _check_key(self, kind: str, document: dict[str, Any]) -> None:
+        key_id = (document.get("jwtConfiguration") or {}).get("accessTokenKeyId")
+        if key_id and not self._key_exists(key_id):
+            field = f"{kind}.jwtConfiguration.accessTokenKeyId"
+            raise FieldError(field, "invalid", f"No signing key exists with Id [{key_id}].")
+
+    def uses_key(self, key_id: str) -> bool:
+        """Whether any application or tenant signs with this key."""
+        documents = self._store.get_many(APPLICATION) + self._store.get_many(TENANT)
+        return any((d.get("jwtConfiguration") or {}).get("accessTokenKeyId") == key_id for d in documents)
 
     def delete_application(self, application_id: str) -> None:
         if not self._store.delete(APPLICATION, application_id):
@@ -299,5 +315,6 @@ def _application(document: dict[str, Any], tenant_jwt: dict[str, Any]) -> Applic
         generates_refresh_tokens=bool(login.get("generateRefreshTokens", True)),
         allows_token_refresh=bool(login.get("allowTokenRefresh", True)),
         policy=policy,
+        access_token_key_id=jwt.get("accessTokenKeyId"),
         document=document,
     )

@@ -1,9 +1,12 @@
-"""The access-token signing key and JWT encoding/verification.
+"""Signing keys (FusionAuth's Key API) and JWT encoding/verification.
 
-One ES256 key signs every access token for now (full key management, rotation and the other
-algorithms come with the access-token work). It is created once, shared by every process through
-Redis, and loaded once per process. Its private half is stored encrypted (AES-256-GCM) when
-REFRESHD_MASTER_KEY is set; otherwise it is stored as PEM and the service warns at start-up.
+Keys are shared by every process through Redis and loaded once per process. A JWT names its key
+in the `kid` header and is verified only with that key and only with the algorithm the key was
+made for, so `alg: none`, HS/RS confusion and unknown keys are all rejected. Rotation: generate a
+key and point an application (or tenant) at it; tokens signed by the old key keep verifying until
+that key is deleted. Private keys and HMAC secrets never leave the service: they are stored sealed
+with AES-256-GCM under REFRESHD_MASTER_KEY when it is set (otherwise unencrypted, with a warning)
+and no answer ever contains them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,51 +24,222 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app.errors import FieldError, NotFound
 from app.store.config import ConfigStore
 
 log = logging.getLogger(__name__)
-SIGNING_KEY = "sk"
-ALGORITHM = "ES256"
+KEY, DEFAULT = "sk", "active"
+CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
+RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
+HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}
+ALGORITHMS = (*CURVES, *RSA_ALGORITHMS, "EdDSA", *HMAC_ALGORITHMS)
 
 
 @dataclass(frozen=True)
 class SigningKey:
-    kid: str
+    id: str
     algorithm: str
-    private: ec.EllipticCurvePrivateKey
-    public_pem: str
+    name: str
+    signing: Any  # a private key object, or the HMAC secret (bytes)
+    verifying: Any  # the public key object, or the HMAC secret
+    public_pem: str | None  # None for HMAC: nothing of it is public
+    insert_instant: int
+
+    @property
+    def kid(self) -> str:
+        return self.id
+
+    @property
+    def type(self) -> str:
+        if self.algorithm in CURVES:
+            return "EC"
+        if self.algorithm in RSA_ALGORITHMS:
+            return "RSA"
+        return "OKP" if self.algorithm == "EdDSA" else "HMAC"
+
+    def document(self) -> dict[str, Any]:
+        """The key as the API shows it (FusionAuth's Key): never a private key or a secret."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kid": self.kid,
+            "algorithm": self.algorithm,
+            "name": self.name,
+            "type": self.type,
+            "insertInstant": self.insert_instant,
+        }
+        if self.public_pem:
+            out["publicKey"] = self.public_pem
+        if self.type == "RSA":
+            out["length"] = self.verifying.key_size
+        return out
+
+    def jwk(self) -> dict[str, Any] | None:
+        """The public half as a JWK, or None for an HMAC key."""
+        if self.public_pem is None:
+            return None
+        algorithm = jwt.get_algorithm_by_name(self.algorithm)
+        out = dict(json.loads(algorithm.to_jwk(self.verifying)))  # type: ignore[arg-type]
+        out.update(kid=self.kid, alg=self.algorithm, use="sig")
+        return out
 
 
-class Signer:
-    def __init__(self, store: ConfigStore, issuer: str, master_key: str | None):
+class KeyRing:
+    """Every signing key, read through a per-process cache (keys never change; deletions are seen
+    within `cache_seconds` by other processes, at once by the one that deleted)."""
+
+    def __init__(self, store: ConfigStore, master_key: str | None, cache_seconds: float):
         self._store = store
-        self._issuer = issuer
         self._aead = AESGCM(hashlib.sha256(master_key.encode()).digest()) if master_key else None
-        self._key: SigningKey | None = None
+        self._ttl = cache_seconds
+        self._cache: dict[str, tuple[float, SigningKey]] = {}
+        self._default: SigningKey | None = None
         if master_key is None:
             log.warning("REFRESHD_MASTER_KEY is not set: signing keys are stored unencrypted in Redis")
 
-    @property
-    def key(self) -> SigningKey:
-        """The active key, created on first use (one winner across processes), then kept in memory."""
-        if self._key is None:
+    def default(self) -> SigningKey:
+        """The key that signs when neither application nor tenant names one (ES256, made on first
+        use; one winner across processes)."""
+        if self._default is None:
             candidate = str(uuid.uuid4())
-            kid = self._store.set_pointer(SIGNING_KEY, "active", candidate, only_new=True)
-            document = self._store.get(SIGNING_KEY, kid)
-            if document is None:
-                private = ec.generate_private_key(ec.SECP256R1())
-                document = self._document(kid, private)
-                self._store.put(SIGNING_KEY, kid, document, only_new=True)
-                document = self._store.get(SIGNING_KEY, kid) or document
-            self._key = self._load(document)
-        return self._key
+            key_id = self._store.set_pointer(KEY, DEFAULT, candidate, only_new=True)
+            found = self.get(key_id)
+            if found is None:
+                self._store.put(KEY, key_id, self._seal(key_id, "ES256", "default", None), only_new=True)
+                found = self._load(self._store.get(KEY, key_id) or {})
+            self._default = found
+        return self._default
 
-    def sign(self, claims: dict[str, Any], ttl_seconds: int) -> tuple[str, int]:
-        """An access JWT with iss, iat, exp and jti added; returns it and its exp (epoch seconds)."""
-        key = self.key
+    def get(self, key_id: str) -> SigningKey | None:
+        """A key by id (= kid). Only found keys are cached, so forged kids cannot fill memory."""
+        hit = self._cache.get(key_id)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
+        if not _is_uuid(key_id):
+            return None
+        document = self._store.get(KEY, key_id)
+        if document is None:
+            self._cache.pop(key_id, None)
+            return None
+        key = self._load(document)
+        self._cache[key_id] = (now + self._ttl, key)
+        return key
+
+    def all(self) -> list[SigningKey]:
+        self.default()
+        return [self._load(d) for d in self._store.get_many(KEY)]
+
+    def generate(self, key_id: str | None, algorithm: str, name: str, length: int | None) -> SigningKey:
+        ident = key_id or str(uuid.uuid4())
+        if algorithm not in ALGORITHMS:
+            raise FieldError(
+                "key.algorithm", "invalid", f"The algorithm must be one of {', '.join(ALGORITHMS)}."
+            )
+        if length is not None and algorithm in RSA_ALGORITHMS and length not in (2048, 3072, 4096):
+            raise FieldError("key.length", "invalid", "An RSA key is 2048, 3072 or 4096 bits long.")
+        if not self._store.put(KEY, ident, self._seal(ident, algorithm, name, length), only_new=True):
+            raise FieldError("key.id", "duplicate", f"A key with Id [{ident}] already exists.")
+        self._cache.pop(ident, None)
+        key = self.get(ident)
+        assert key is not None
+        return key
+
+    def delete(self, key_id: str) -> None:
+        if key_id == self.default().id:
+            raise FieldError("keyId", "invalid", "The default signing key cannot be deleted.")
+        if not self._store.delete(KEY, key_id):
+            raise NotFound()
+        self._cache.pop(key_id, None)
+
+    # -- storage form --------------------------------------------------------------------------
+    def _seal(self, key_id: str, algorithm: str, name: str, length: int | None) -> dict[str, Any]:
+        secret, public_pem = _generate(algorithm, length)
+        if self._aead is not None:
+            nonce = os.urandom(12)
+            sealed = {
+                "sealed": base64.b64encode(
+                    nonce + self._aead.encrypt(nonce, secret, key_id.encode())
+                ).decode()
+            }
+        else:
+            sealed = {"plain": base64.b64encode(secret).decode()}
+        return {
+            "id": key_id,
+            "algorithm": algorithm,
+            "name": name,
+            "publicKey": public_pem,
+            "secret": sealed,
+            "insertInstant": int(time.time() * 1000),
+        }
+
+    def _load(self, document: dict[str, Any]) -> SigningKey:
+        sealed = document["secret"]
+        if "sealed" in sealed:
+            if self._aead is None:
+                raise RuntimeError("the signing keys are encrypted: set REFRESHD_MASTER_KEY")
+            raw = base64.b64decode(sealed["sealed"])
+            secret = self._aead.decrypt(raw[:12], raw[12:], document["id"].encode())
+        else:
+            secret = base64.b64decode(sealed["plain"])
+        algorithm = document["algorithm"]
+        if algorithm in HMAC_ALGORITHMS:
+            signing = verifying = secret
+        else:
+            signing = serialization.load_pem_private_key(secret, password=None)
+            verifying = signing.public_key()
+        return SigningKey(
+            document["id"],
+            algorithm,
+            document.get("name", ""),
+            signing,
+            verifying,
+            document.get("publicKey"),
+            int(document.get("insertInstant", 0)),
+        )
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return len(text) == 36 and str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+def _generate(algorithm: str, length: int | None) -> tuple[bytes, str | None]:
+    """A new key's secret material (PKCS#8 PEM, or raw HMAC bytes) and its public PEM."""
+    if algorithm in HMAC_ALGORITHMS:
+        return secrets.token_bytes(HMAC_ALGORITHMS[algorithm]), None
+    private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+    if algorithm in CURVES:
+        private = ec.generate_private_key(CURVES[algorithm]())
+    elif algorithm in RSA_ALGORITHMS:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=length or 2048)
+    else:
+        private = ed25519.Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, public.decode()
+
+
+class Signer:
+    """Encodes access JWTs with a chosen key and verifies any JWT against the key its kid names."""
+
+    def __init__(self, keys: KeyRing, issuer: str):
+        self.keys = keys
+        self._issuer = issuer
+
+    def sign(
+        self, claims: dict[str, Any], ttl_seconds: int, key: SigningKey | None = None
+    ) -> tuple[str, int]:
+        """A JWT with iss, iat, exp and jti added (claims may override iss); returns it and its exp."""
+        key = key or self.keys.default()
         now = int(time.time())
         payload = {
             "iss": self._issuer,
@@ -73,66 +248,23 @@ class Signer:
             "jti": str(uuid.uuid4()),
             **claims,
         }
-        token = jwt.encode(payload, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
+        token = jwt.encode(payload, key.signing, algorithm=key.algorithm, headers={"kid": key.kid})
         return token, payload["exp"]
 
-    def verify(self, token: str) -> dict[str, Any] | None:
-        """The claims of a valid, unexpired token signed by our key, or None."""
-        key = self.key
+    def verify(self, token: str, require: tuple[str, ...] = ("exp", "iat", "sub")) -> dict[str, Any] | None:
+        """The claims of an unexpired JWT signed by one of our keys, with that key's algorithm; or None."""
         try:
             header = jwt.get_unverified_header(token)
-            if header.get("kid") != key.kid:
+            key = self.keys.get(str(header.get("kid", ""))) if header.get("kid") else None
+            if key is None or header.get("alg") != key.algorithm:
                 return None
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
-                key.private.public_key(),
+                key.verifying,
                 algorithms=[key.algorithm],
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "sid"], "verify_aud": False},
+                options={"require": list(require), "verify_aud": False},
             )
-        except jwt.PyJWTError:
+            return claims
+        except (jwt.PyJWTError, ValueError, TypeError):
             return None
-
-    def _document(self, kid: str, private: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
-        pem = private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        public_pem = (
-            private.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
-        )
-        if self._aead is not None:
-            nonce = os.urandom(12)
-            sealed = {
-                "sealed": base64.b64encode(nonce + self._aead.encrypt(nonce, pem, kid.encode())).decode()
-            }
-        else:
-            sealed = {"pem": pem.decode()}
-        return {
-            "kid": kid,
-            "algorithm": ALGORITHM,
-            "publicKey": public_pem,
-            "privateKey": sealed,
-            "insertInstant": int(time.time() * 1000),
-        }
-
-    def _load(self, document: dict[str, Any]) -> SigningKey:
-        sealed = document["privateKey"]
-        if "sealed" in sealed:
-            if self._aead is None:
-                raise RuntimeError("the signing key is encrypted: set REFRESHD_MASTER_KEY")
-            raw = base64.b64decode(sealed["sealed"])
-            pem = self._aead.decrypt(raw[:12], raw[12:], document["kid"].encode())
-        else:
-            pem = sealed["pem"].encode()
-        private = serialization.load_pem_private_key(pem, password=None)
-        assert isinstance(private, ec.EllipticCurvePrivateKey)
-        return SigningKey(document["kid"], document["algorithm"], private, document["publicKey"])
-
-
-def jwks_entry(key: SigningKey) -> dict[str, Any]:
-    """The public half as a JWK (for /.well-known/jwks.json)."""
-    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.private.public_key()))
-    jwk.update(kid=key.kid, alg=key.algorithm, use="sig")
-    return dict(jwk)

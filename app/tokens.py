@@ -123,7 +123,12 @@ class TokenService:
         scopes = meta.get("scopes")
         if scopes:
             claims["scope"] = " ".join(scopes)
-        return self._signer.sign(claims, ttl)
+        key = (
+            self._signer.keys.get(application.access_token_key_id)
+            if application.access_token_key_id
+            else None
+        )
+        return self._signer.sign(claims, ttl, key)
 
     # -- exchange ------------------------------------------------------------------------------
     def exchange(self, caller: Caller, value: str | None, ttl_seconds: int | None) -> Exchange:

@@ -124,3 +124,43 @@ class ApiKeyRequest(Wire):
 
 class ApiKeyResponse(Wire):
     apiKey = fields.Nested(ApiKey)
+
+
+class Key(Wire):
+    """A signing key as FusionAuth's Key API shows it: public material only."""
+
+    id = fields.UUID(dump_only=True)
+    kid = fields.String(dump_only=True)
+    algorithm = fields.String(
+        load_default="ES256",
+        validate=validate.OneOf(
+            ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "EdDSA", "HS256", "HS384", "HS512")
+        ),
+    )
+    name = fields.String(validate=validate.Length(max=191), load_default="")
+    length = fields.Integer(allow_none=True)
+    type = fields.String(dump_only=True)
+    publicKey = fields.String(dump_only=True)
+    insertInstant = fields.Integer(dump_only=True)
+
+
+class KeyRequest(Wire):
+    key = fields.Nested(Key, required=True)
+
+
+class KeyResponse(Wire):
+    key = fields.Nested(Key)
+
+
+class KeysResponse(Wire):
+    keys = fields.List(fields.Nested(Key))
+
+
+class PublicKeyArgs(Wire):
+    kid = fields.String(validate=validate.Length(max=64))
+    applicationId = fields.UUID()
+
+
+class PublicKeyResponse(Wire):
+    publicKey = fields.String()
+    publicKeys = fields.Dict(keys=fields.String(), values=fields.String())
