@@ -63,9 +63,7 @@ def build_services(settings: Settings) -> Services:
     config = ConfigStore(client)
     keys = KeyRing(config, settings.master_key, settings.cache_seconds)
     signer = Signer(keys, settings.issuer)
-    registry = Registry(
-        config, settings.cache_seconds, key_exists=lambda key_id: keys.get(key_id) is not None
-    )
+    registry = Registry(config, settings.cache_seconds, key_exists=lambda key_id: keys.get(key_id) is not None)
     store = RefreshTokenStore(client, Scripts.register(client), settings.event_stream_max_length)
     tokens = TokenService(store, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
     return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens)

@@ -100,13 +100,10 @@ class ApiKeys:
             raise FieldError("apiKey.id", "duplicate", f"An API key with Id [{ident}] already exists.")
         tenant_id = str(request["tenantId"]) if request.get("tenantId") else None
         if creator.tenant_id and tenant_id != creator.tenant_id:
-            raise FieldError(
-                "apiKey.tenantId", "invalid", "A tenant-scoped key can only create keys for its tenant."
-            )
+            raise FieldError("apiKey.tenantId", "invalid", "A tenant-scoped key can only create keys for its tenant.")
         endpoints = (request.get("permissions") or {}).get("endpoints") or {}
         if not creator.is_super and (
-            not endpoints
-            or any(not creator.allows(path, m) for path, methods in endpoints.items() for m in methods)
+            not endpoints or any(not creator.allows(path, m) for path, methods in endpoints.items() for m in methods)
         ):
             raise FieldError(
                 "apiKey.permissions", "invalid", "A key cannot be given more permissions than its creator."

@@ -222,9 +222,7 @@ class Registry:
             if not create:
                 raise NotFound()
         if create and existing is not None:
-            raise FieldError(
-                "applicationId", "duplicate", f"An application with Id [{ident}] already exists."
-            )
+            raise FieldError("applicationId", "duplicate", f"An application with Id [{ident}] already exists.")
         if not create and existing is None:
             raise NotFound()
         changes = _jsonable(changes)
@@ -257,9 +255,7 @@ class Registry:
             shown["oauthConfiguration"]["clientSecret"] = secret
         return shown
 
-    def _tenant_for(
-        self, requested: str | None, scope_tenant: str | None, existing: dict[str, Any] | None
-    ) -> str:
+    def _tenant_for(self, requested: str | None, scope_tenant: str | None, existing: dict[str, Any] | None) -> str:
         if existing is not None:
             return str(existing["tenantId"])
         tenant_id = requested or scope_tenant or self.default_tenant_id()

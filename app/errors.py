@@ -106,9 +106,7 @@ def field_errors_from_marshmallow(messages: Any, prefix: str = "") -> FieldError
             if isinstance(message, dict):
                 out.update(field_errors_from_marshmallow(message, f"{name}."))
                 continue
-            out.setdefault(name, []).append(
-                {"code": f"[{_kind(str(message))}]{name}", "message": str(message)}
-            )
+            out.setdefault(name, []).append({"code": f"[{_kind(str(message))}]{name}", "message": str(message)})
     return out
 
 

@@ -32,7 +32,7 @@ from app.store.config import ConfigStore
 
 log = logging.getLogger(__name__)
 KEY, DEFAULT = "sk", "active"
-CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
+CURVES: dict[str, ec.EllipticCurve] = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}
 ALGORITHMS = (*CURVES, *RSA_ALGORITHMS, "EdDSA", *HMAC_ALGORITHMS)
@@ -81,7 +81,7 @@ class SigningKey:
         if self.public_pem is None:
             return None
         algorithm = jwt.get_algorithm_by_name(self.algorithm)
-        out = dict(json.loads(algorithm.to_jwk(self.verifying)))  # type: ignore[arg-type]
+        out = dict(json.loads(algorithm.to_jwk(self.verifying)))
         out.update(kid=self.kid, alg=self.algorithm, use="sig")
         return out
 
@@ -135,9 +135,7 @@ class KeyRing:
     def generate(self, key_id: str | None, algorithm: str, name: str, length: int | None) -> SigningKey:
         ident = key_id or str(uuid.uuid4())
         if algorithm not in ALGORITHMS:
-            raise FieldError(
-                "key.algorithm", "invalid", f"The algorithm must be one of {', '.join(ALGORITHMS)}."
-            )
+            raise FieldError("key.algorithm", "invalid", f"The algorithm must be one of {', '.join(ALGORITHMS)}.")
         if length is not None and algorithm in RSA_ALGORITHMS and length not in (2048, 3072, 4096):
             raise FieldError("key.length", "invalid", "An RSA key is 2048, 3072 or 4096 bits long.")
         if not self._store.put(KEY, ident, self._seal(ident, algorithm, name, length), only_new=True):
@@ -159,11 +157,7 @@ class KeyRing:
         secret, public_pem = _generate(algorithm, length)
         if self._aead is not None:
             nonce = os.urandom(12)
-            sealed = {
-                "sealed": base64.b64encode(
-                    nonce + self._aead.encrypt(nonce, secret, key_id.encode())
-                ).decode()
-            }
+            sealed = {"sealed": base64.b64encode(nonce + self._aead.encrypt(nonce, secret, key_id.encode())).decode()}
         else:
             sealed = {"plain": base64.b64encode(secret).decode()}
         return {
@@ -185,6 +179,8 @@ class KeyRing:
         else:
             secret = base64.b64decode(sealed["plain"])
         algorithm = document["algorithm"]
+        signing: Any
+        verifying: Any
         if algorithm in HMAC_ALGORITHMS:
             signing = verifying = secret
         else:
@@ -214,7 +210,7 @@ def _generate(algorithm: str, length: int | None) -> tuple[bytes, str | None]:
         return secrets.token_bytes(HMAC_ALGORITHMS[algorithm]), None
     private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
     if algorithm in CURVES:
-        private = ec.generate_private_key(CURVES[algorithm]())
+        private = ec.generate_private_key(CURVES[algorithm])
     elif algorithm in RSA_ALGORITHMS:
         private = rsa.generate_private_key(public_exponent=65537, key_size=length or 2048)
     else:
@@ -235,9 +231,7 @@ class Signer:
         self.keys = keys
         self._issuer = issuer
 
-    def sign(
-        self, claims: dict[str, Any], ttl_seconds: int, key: SigningKey | None = None
-    ) -> tuple[str, int]:
+    def sign(self, claims: dict[str, Any], ttl_seconds: int, key: SigningKey | None = None) -> tuple[str, int]:
         """A JWT with iss, iat, exp and jti added (claims may override iss); returns it and its exp."""
         key = key or self.keys.default()
         now = int(time.time())

@@ -53,9 +53,7 @@ def _invalid_refresh_token() -> FieldError:
 
 
 class TokenService:
-    def __init__(
-        self, store: RefreshTokenStore, registry: Registry, signer: Signer, ids_cap: int, list_max: int
-    ):
+    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer, ids_cap: int, list_max: int):
         self._store = store
         self._registry = registry
         self._signer = signer
@@ -105,9 +103,7 @@ class TokenService:
             user_id=user_id,
         )
         self._store.mint(keys.TAGS[bucket], [token], event)
-        access, exp = self._access_token(
-            application, user_id, token_id, meta, application.policy.access_ttl_seconds
-        )
+        access, exp = self._access_token(application, user_id, token_id, meta, application.policy.access_ttl_seconds)
         return Minted(access, exp * 1000, value, token_id)
 
     def _access_token(
@@ -123,11 +119,7 @@ class TokenService:
         scopes = meta.get("scopes")
         if scopes:
             claims["scope"] = " ".join(scopes)
-        key = (
-            self._signer.keys.get(application.access_token_key_id)
-            if application.access_token_key_id
-            else None
-        )
+        key = self._signer.keys.get(application.access_token_key_id) if application.access_token_key_id else None
         return self._signer.sign(claims, ttl, key)
 
     # -- exchange ------------------------------------------------------------------------------
@@ -196,9 +188,7 @@ class TokenService:
             return self.revoke_application(caller, application_id, info)
         raise GeneralError("[invalid]", "You must specify a token, a userId or an applicationId.")
 
-    def revoke_application(
-        self, caller: Caller, application_id: str, info: dict[str, Any] | None
-    ) -> RevokeCount:
+    def revoke_application(self, caller: Caller, application_id: str, info: dict[str, Any] | None) -> RevokeCount:
         application = self._application(caller, application_id)
         event = events.build(
             events.REVOKE,
@@ -242,9 +232,7 @@ class TokenService:
             raise NotFound()
         return RevokeCount(1, 0, [revoked.token_id])
 
-    def logout(
-        self, caller: Caller, value: str | None, everywhere: bool, info: dict[str, Any] | None
-    ) -> None:
+    def logout(self, caller: Caller, value: str | None, everywhere: bool, info: dict[str, Any] | None) -> None:
         """FusionAuth's logout: revoke the token, or with `global` all of its user's; never an error."""
         if not value:
             return
@@ -353,8 +341,7 @@ class TokenService:
         except DuplicateToken:
             raise GeneralError(
                 "[duplicate]",
-                "A token was imported concurrently; nothing else failed. "
-                "Retry without the tokens that now exist.",
+                "A token was imported concurrently; nothing else failed. Retry without the tokens that now exist.",
             ) from None
 
 

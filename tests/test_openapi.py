@@ -11,9 +11,7 @@ SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
 
 def test_committed_openapi_matches_the_code():
-    assert json.loads(SPEC.read_text()) == json.loads(openapi.render()), (
-        "run `make openapi` and commit the result"
-    )
+    assert json.loads(SPEC.read_text()) == json.loads(openapi.render()), "run `make openapi` and commit the result"
 
 
 def test_the_spec_documents_fusionauths_error_shape_and_the_revoke_endpoint():

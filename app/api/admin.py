@@ -72,16 +72,10 @@ class TenantById(MethodView):
         return Response(status=200)
 
 
-def _save_tenant(
-    ident: str | None, body: dict[str, Any], *, create: bool, replace: bool = False
-) -> dict[str, Any]:
+def _save_tenant(ident: str | None, body: dict[str, Any], *, create: bool, replace: bool = False) -> dict[str, Any]:
     if _scope():
         raise_unauthorized()
-    return {
-        "tenant": services().registry.save_tenant(
-            ident, body.get("tenant") or {}, create=create, replace=replace
-        )
-    }
+    return {"tenant": services().registry.save_tenant(ident, body.get("tenant") or {}, create=create, replace=replace)}
 
 
 # -- applications ------------------------------------------------------------------------------

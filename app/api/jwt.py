@@ -118,9 +118,7 @@ def _set_token_cookies(response: Response, access: str, refresh: str, refresh_ex
     secure = services().settings.cookie_secure
     response.set_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)
     max_age = max(0, (refresh_expiry_ms - _now_ms()) // 1000)
-    response.set_cookie(
-        "refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age
-    )
+    response.set_cookie("refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age)
 
 
 def _now_ms() -> int:

@@ -99,11 +99,7 @@ class PublicKey(MethodView):
                 application = services().registry.application(str(args["applicationId"]))
                 if application is None:
                     raise NotFound()
-                key = (
-                    keys.get(application.access_token_key_id)
-                    if application.access_token_key_id
-                    else keys.default()
-                )
+                key = keys.get(application.access_token_key_id) if application.access_token_key_id else keys.default()
             else:
                 key = keys.get(args["kid"])
             if key is None or key.public_pem is None:

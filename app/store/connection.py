@@ -54,9 +54,7 @@ def _hold_embedded_lock() -> None:
     global _lock_file
     if _lock_file is not None:
         return
-    path = os.path.join(
-        tempfile.gettempdir(), f"refreshd-embedded-{os.getuid()}-{os.getcwd().replace('/', '_')}.lock"
-    )
+    path = os.path.join(tempfile.gettempdir(), f"refreshd-embedded-{os.getuid()}-{os.getcwd().replace('/', '_')}.lock")
     handle = open(path, "w")  # noqa: SIM115 - held for the life of the process
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from app.store import keys
 from app.store.lua import Scripts
@@ -119,15 +121,19 @@ class RefreshTokenStore:
         return args
 
     def exchange(self, token_digest: str, tag: str, address: str) -> Exchanged | str:
-        """Use a token by the digest of its value; returns Exchanged or why it is invalid."""
-        result = self._scripts.exchange(
-            keys=[keys.pointer(tag, token_digest)], args=[tag, "d", token_digest, address]
-        )
+        """Use a token by the digest of its value; returns Exchanged or why it is invalid.
+
+        When the value's pointer lives in another bucket than its record and the exchange slides the
+        token's expiry, a third round trip extends that pointer too (no script may touch both slots).
+        """
+        pointer = keys.pointer(tag, token_digest)
+        result = self._scripts.exchange(keys=[pointer], args=[tag, "d", token_digest, address])
         if result[0] == "redirect":
             tag = _tag(result[1])
-            result = self._scripts.exchange(
-                keys=[keys.record(tag, result[1])], args=[tag, "i", token_digest, address]
-            )
+            result = self._scripts.exchange(keys=[keys.record(tag, result[1])], args=[tag, "i", token_digest, address])
+            if result[0] == "ok" and int(result[8]):
+                # GT: never shorten it, should a concurrent exchange have slid it further already.
+                self._redis.pexpireat(pointer, int(result[6]), gt=True)
         if result[0] != "ok":
             return str(result[1])
         return Exchanged(result[1], result[2], result[3], result[4], json.loads(result[5]), int(result[6]))
@@ -167,11 +173,7 @@ class RefreshTokenStore:
     ) -> RevokeCount:
         """All of a user's live tokens (for one application, when given), in the user's bucket."""
         tag = _tag(user_id)
-        live = (
-            keys.user_app_index(tag, user_id, application_id)
-            if application_id
-            else keys.user_index(tag, user_id)
-        )
+        live = keys.user_app_index(tag, user_id, application_id) if application_id else keys.user_index(tag, user_id)
         result = self._scripts.revoke_scope(
             keys=[live, keys.user_tombstones(tag, user_id)],
             args=[tag, tenant, application_id or "", cap, self._maxlen, event],
@@ -180,16 +182,17 @@ class RefreshTokenStore:
 
     def revoke_application(self, application_id: str, *, tenant: str, cap: int, event: str) -> RevokeCount:
         """All of an application's live tokens: one script per bucket, pipelined in one round trip."""
-        pipe = self._redis.pipeline(transaction=False)
-        for tag in keys.TAGS:
-            self._scripts.revoke_scope(
-                keys=[keys.app_index(tag, application_id), keys.app_tombstones(tag, application_id)],
-                args=[tag, tenant, "", cap, self._maxlen, event],
-                client=pipe,
+        calls = [
+            (
+                self._scripts.revoke_scope,
+                [keys.app_index(tag, application_id), keys.app_tombstones(tag, application_id)],
+                [tag, tenant, "", cap, self._maxlen, event],
             )
+            for tag in keys.TAGS
+        ]
         invalidated = previously = 0
         ids: list[str] = []
-        for result in pipe.execute():
+        for result in self._run_scripts(calls):
             invalidated += int(result[0])
             previously += int(result[1])
             ids += result[2:]
@@ -206,11 +209,7 @@ class RefreshTokenStore:
     ) -> tuple[list[StoredToken], bool]:
         """Live tokens of a user (and application), newest first; and whether more follow."""
         tag = _tag(user_id)
-        index = (
-            keys.user_app_index(tag, user_id, application_id)
-            if application_id
-            else keys.user_index(tag, user_id)
-        )
+        index = keys.user_app_index(tag, user_id, application_id) if application_id else keys.user_index(tag, user_id)
         result = self._scripts.list(
             keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant]
         )
@@ -239,21 +238,75 @@ class RefreshTokenStore:
         foreign_pointers: Sequence[tuple[str, str, str, int]],
     ) -> None:
         """Create imported tokens: per bucket (tag, tokens, pointer_here flags, event JSON) one mint
-        script, and a plain SET NX for each pointer routed to another bucket (tag, digest, id, expiry),
-        pipelined in one round trip. Raises DuplicateToken (index within its group) on a race.
+        script, all pipelined in one round trip. Pointers routed to another bucket (tag, digest, id,
+        expiry) are claimed first, with SET NX in a round trip of their own: no script can check a key
+        of another slot, so a claim must succeed before the records exist.
+
+        Raises DuplicateToken (index within its group) when a value exists (a race with another
+        import): a refused claim writes nothing at all; a refused group writes nothing of its own and
+        releases its claimed pointers, while the other groups stay written.
         """
+        owner = {t.token_id: i for _, tokens, _, _ in groups for i, t in enumerate(tokens)}
+        claimed = self._claim_pointers(foreign_pointers, owner)
+        results = self._run_scripts(
+            [
+                (
+                    self._scripts.mint,
+                    [keys.events(tag)],
+                    self._mint_args(tag, tokens, here, event, "jwt.refresh-token.import"),
+                )
+                for tag, tokens, here, event in groups
+            ]
+        )
+        refused = [(tokens, r) for (_, tokens, _, _), r in zip(groups, results, strict=True) if r[0] == "duplicate"]
+        if refused:
+            ids = {t.token_id for tokens, _ in refused for t in tokens}
+            self._release([key for key, token_id in claimed if token_id in ids])
+            raise DuplicateToken(int(refused[0][1][1]))
+
+    def _claim_pointers(
+        self, pointers: Sequence[tuple[str, str, str, int]], owner: dict[str, int]
+    ) -> list[tuple[str, str]]:
+        """SET NX each (pointer key, token id); on any refusal, release the ones set and raise."""
+        if not pointers:
+            return []
         pipe = self._redis.pipeline(transaction=False)
-        for tag, tokens, here, event in groups:
-            self._scripts.mint(
-                keys=[keys.events(tag)],
-                args=self._mint_args(tag, tokens, here, event, "jwt.refresh-token.import"),
-                client=pipe,
-            )
-        for tag, token_digest, token_id, expiry in foreign_pointers:
+        for tag, token_digest, token_id, expiry in pointers:
             pipe.set(keys.pointer(tag, token_digest), token_id, pxat=expiry, nx=True)
-        for result in pipe.execute(raise_on_error=True):
-            if isinstance(result, list) and result and result[0] == "duplicate":
-                raise DuplicateToken(int(result[1]))
+        claimed = [(keys.pointer(tag, d), token_id) for tag, d, token_id, _ in pointers]
+        won = pipe.execute()
+        if all(won):
+            return claimed
+        self._release([key for (key, _), ok in zip(claimed, won, strict=True) if ok])
+        first_refused = won.index(None)
+        raise DuplicateToken(owner[claimed[first_refused][1]])
+
+    def _release(self, pointers: list[str]) -> None:
+        """Delete pointers this import claimed (SET NX: nobody else can have written them since)."""
+        if pointers:
+            self._redis.delete(*pointers)
+
+    def _run_scripts(self, calls: Sequence[tuple[Script, list[str], list[Any]]]) -> list[Any]:
+        """Script calls pipelined by SHA in one round trip. (redis-py's pipelined scripts ask SCRIPT
+        EXISTS first: a round trip more, every time.) After a NOSCRIPT (a restarted or flushed Redis),
+        the script is loaded and only the calls refused, which changed nothing, run again."""
+        results = self._evalsha_pipeline(calls)
+        refused = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if refused:
+            for script in {id(calls[i][0]): calls[i][0] for i in refused}.values():
+                script.sha = self._redis.script_load(script.script)
+            for i, result in zip(refused, self._evalsha_pipeline([calls[i] for i in refused]), strict=True):
+                results[i] = result
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    def _evalsha_pipeline(self, calls: Sequence[tuple[Script, list[str], list[Any]]]) -> list[Any]:
+        pipe = self._redis.pipeline(transaction=False)
+        for script, script_keys, args in calls:
+            pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
+        return list(pipe.execute(raise_on_error=False))
 
 
 def _stored(token_id: str, f: Sequence[str | None]) -> StoredToken:

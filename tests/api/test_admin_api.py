@@ -40,10 +40,7 @@ def test_application_crud_in_fusionauths_shape(client):
     listed = client.get("/api/application", headers=KEY).json["applications"]
     assert app_id in [a["id"] for a in listed]
     assert (
-        client.post(
-            f"/api/application/{app_id}", json={"application": {"name": "dup"}}, headers=KEY
-        ).status_code
-        == 400
+        client.post(f"/api/application/{app_id}", json={"application": {"name": "dup"}}, headers=KEY).status_code == 400
     )
 
 
@@ -82,9 +79,7 @@ def test_an_inactive_application_mints_and_exchanges_nothing(client):
     minted = mint(client, user(), app_id)
     client.patch(f"/api/application/{app_id}", json={"application": {"active": False}}, headers=KEY)
     assert exchange_status(client, minted["refreshToken"]) == 400
-    response = client.post(
-        "/api/user/refresh-token", json={"userId": user(), "applicationId": app_id}, headers=KEY
-    )
+    response = client.post("/api/user/refresh-token", json={"userId": user(), "applicationId": app_id}, headers=KEY)
     assert response.status_code == 400
 
 

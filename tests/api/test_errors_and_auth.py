@@ -12,9 +12,7 @@ from tests.api.helpers import KEY, mint, new_application, user
 from tests.conftest import RedisServer, free_port, make_settings
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "wrong-key-0123456789"}, {"Authorization": "Bearer x.y.z"}]
-)
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "wrong-key-0123456789"}, {"Authorization": "Bearer x.y.z"}])
 def test_missing_or_bad_credentials_are_401_with_an_empty_body(client, headers):
     response = client.delete(f"/api/jwt/refresh?userId={uuid.uuid4()}", headers=headers)
     assert response.status_code == 401 and response.data == b""
@@ -57,9 +55,7 @@ def test_api_keys_are_stored_hashed_and_the_value_is_shown_once(client, redis_cl
 
 def test_a_tenant_scoped_key_sees_and_touches_only_its_tenant(client):
     tenant = client.post("/api/tenant", json={"tenant": {"name": "acme"}}, headers=KEY).json["tenant"]
-    scoped = client.post("/api/api-key", json={"apiKey": {"tenantId": tenant["id"]}}, headers=KEY).json[
-        "apiKey"
-    ]
+    scoped = client.post("/api/api-key", json={"apiKey": {"tenantId": tenant["id"]}}, headers=KEY).json["apiKey"]
     scoped_headers = {"Authorization": scoped["key"]}
     default_app = new_application(client)
     acme_app = client.post(
@@ -68,15 +64,10 @@ def test_a_tenant_scoped_key_sees_and_touches_only_its_tenant(client):
     who = user()
     in_default, in_acme = mint(client, who, default_app), mint(client, who, acme_app)
     assert client.get(f"/api/application/{default_app}", headers=scoped_headers).status_code == 404
-    assert (
-        client.get(f"/api/jwt/refresh/{in_default['refreshTokenId']}", headers=scoped_headers).status_code
-        == 404
-    )
+    assert client.get(f"/api/jwt/refresh/{in_default['refreshTokenId']}", headers=scoped_headers).status_code == 404
     revoked = client.delete(f"/api/jwt/refresh?userId={who}", headers=scoped_headers).json
     assert revoked["refreshTokenIds"] == [in_acme["refreshTokenId"]]
-    assert (
-        client.post("/api/jwt/refresh", json={"refreshToken": in_default["refreshToken"]}).status_code == 200
-    )
+    assert client.post("/api/jwt/refresh", json={"refreshToken": in_default["refreshToken"]}).status_code == 200
 
 
 def test_unknown_application_in_a_revoke_is_invalid_application_id(client):
@@ -159,9 +150,7 @@ def test_redis_down_is_a_fast_503_json_and_the_service_recovers_by_itself():
         assert response.json["generalErrors"][0]["code"] == "[unavailable]store"
         assert response.headers["Retry-After"]
         assert client.get("/api/status").status_code == 503
-        server = RedisServer(
-            "--appendonly", "yes", "--appendfsync", "always", port=server.port, directory=server.dir
-        )
+        server = RedisServer("--appendonly", "yes", "--appendfsync", "always", port=server.port, directory=server.dir)
         assert client.get("/api/status").status_code == 200
         response = client.delete(f"/api/jwt/refresh?token={minted['refreshToken']}", headers=KEY)
         assert response.status_code == 200 and response.json["invalidatedTokens"] == 1

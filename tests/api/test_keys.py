@@ -14,9 +14,7 @@ ASYMMETRIC = ["ES256", "ES384", "ES512", "RS256", "EdDSA"]
 
 def generate(client, algorithm: str, key_id: str | None = None) -> dict:
     path = f"/api/key/generate/{key_id}" if key_id else "/api/key/generate"
-    response = client.post(
-        path, json={"key": {"algorithm": algorithm, "name": f"k-{algorithm}"}}, headers=KEY
-    )
+    response = client.post(path, json={"key": {"algorithm": algorithm, "name": f"k-{algorithm}"}}, headers=KEY)
     assert response.status_code == 200, response.json
     return dict(response.json["key"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from app.store import keys
 from tests.api.helpers import KEY, exchange_status, mint, new_application, user
 
 
@@ -89,9 +90,7 @@ def test_token_wins_over_user_and_application_and_must_belong_to_that_user(clien
     who, other = user(), user()
     minted = mint(client, who, app_id)
     also = mint(client, who, app_id)
-    wrong_owner = client.delete(
-        f"/api/jwt/refresh?token={minted['refreshToken']}&userId={other}", headers=KEY
-    )
+    wrong_owner = client.delete(f"/api/jwt/refresh?token={minted['refreshToken']}&userId={other}", headers=KEY)
     assert wrong_owner.status_code == 404
     response = client.delete(
         f"/api/jwt/refresh?token={minted['refreshToken']}&userId={who}&applicationId={app_id}", headers=KEY
@@ -199,9 +198,7 @@ def test_a_user_revokes_their_own_token_with_their_access_token_but_no_one_elses
     theirs = mint(client, other, app_id)
     bearer = {"Authorization": f"Bearer {mine['token']}"}
     assert client.delete(f"/api/jwt/refresh/{theirs['refreshTokenId']}", headers=bearer).status_code == 404
-    assert (
-        client.delete(f"/api/jwt/refresh?token={theirs['refreshToken']}", headers=bearer).status_code == 404
-    )
+    assert client.delete(f"/api/jwt/refresh?token={theirs['refreshToken']}", headers=bearer).status_code == 404
     assert client.delete(f"/api/jwt/refresh?userId={who}", headers=bearer).status_code == 401
     assert client.delete(f"/api/jwt/refresh/{spare['refreshTokenId']}", headers=bearer).status_code == 200
     assert client.delete(f"/api/jwt/refresh?token={mine['refreshToken']}", headers=bearer).status_code == 200
@@ -251,10 +248,7 @@ def test_logout_revokes_one_token_or_with_global_all_of_the_users(client):
     assert client.post(f"/api/logout?refreshToken={a['refreshToken']}").status_code == 200
     assert exchange_status(client, a["refreshToken"]) == 400
     assert exchange_status(client, b["refreshToken"]) == 200
-    assert (
-        client.post("/api/logout", json={"global": True, "refreshToken": b["refreshToken"]}).status_code
-        == 200
-    )
+    assert client.post("/api/logout", json={"global": True, "refreshToken": b["refreshToken"]}).status_code == 200
     assert exchange_status(client, c["refreshToken"]) == 400
     assert exchange_status(client, other["refreshToken"]) == 200
     assert client.post("/api/logout?refreshToken=unknown").status_code == 200
@@ -268,9 +262,7 @@ def test_import_stores_digests_only_and_imported_values_work(client, redis_clien
     now = int(time.time() * 1000)
     values = [f"imported-{uuid.uuid4().hex}" for _ in range(50)]
     body = {
-        "refreshTokens": [
-            {"token": v, "userId": who, "applicationId": app_id, "startInstant": now} for v in values
-        ],
+        "refreshTokens": [{"token": v, "userId": who, "applicationId": app_id, "startInstant": now} for v in values],
         "validateDbConstraints": False,
     }
     response = client.post("/api/user/refresh-token/import", json=body, headers=KEY)
@@ -282,9 +274,7 @@ def test_import_stores_digests_only_and_imported_values_work(client, redis_clien
         "/api/user/refresh-token/import", json={"refreshTokens": body["refreshTokens"][:1]}, headers=KEY
     )
     assert again.status_code == 400
-    assert (
-        again.json["fieldErrors"]["refreshTokens[0].token"][0]["code"] == "[duplicate]refreshTokens[0].token"
-    )
+    assert again.json["fieldErrors"]["refreshTokens[0].token"][0]["code"] == "[duplicate]refreshTokens[0].token"
 
 
 def test_import_rejects_an_unknown_application_and_nothing_is_written(client):
@@ -309,7 +299,7 @@ def test_a_revoke_by_token_event_names_the_tokens_user_application_and_tenant(cl
     who = user()
     minted = mint(client, who, app_id)
     client.delete(f"/api/jwt/refresh?token={minted['refreshToken']}", headers=KEY)
-    entries = redis_client.xrange("ev:{b%s}" % who[-1])
+    entries = redis_client.xrange(f"ev:{keys.TAGS[int(who[-1], 16)]}")
     revoke = [events.read(e) for _, e in entries if e["t"] == "jwt.refresh-token.revoke"][0]
     assert revoke["userId"] == who and revoke["applicationId"] == app_id and revoke["tenantId"]
     assert revoke["refreshTokenIds"] == [minted["refreshTokenId"]] and revoke["invalidatedTokens"] == 1
