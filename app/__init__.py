@@ -10,6 +10,7 @@ import redis
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
+from app.access import AccessTokens
 from app.apikeys import ApiKeys
 from app.applications import Registry
 from app.config import Settings
@@ -44,6 +45,7 @@ class Services:
     api_keys: ApiKeys
     signer: Signer
     tokens: TokenService
+    access: AccessTokens
     ready: bool = False
 
     def ensure_ready(self) -> None:
@@ -66,7 +68,8 @@ def build_services(settings: Settings) -> Services:
     registry = Registry(config, settings.cache_seconds, key_exists=lambda key_id: keys.get(key_id) is not None)
     store = RefreshTokenStore(client, Scripts.register(client), settings.event_stream_max_length)
     tokens = TokenService(store, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
-    return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens)
+    access = AccessTokens(store, registry, signer)
+    return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens, access)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -114,6 +114,46 @@ class Logout(MethodView):
         return response
 
 
+def _bearer() -> str | None:
+    """The access token from `Authorization: Bearer` or the `access_token` cookie."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.cookies.get("access_token")
+
+
+@blp.route("/api/jwt/validate")
+class Validate(MethodView):
+    @blp.response(200, s.ValidateResponse)
+    def get(self) -> dict[str, Any]:
+        """The claims of a valid access token (Bearer or `access_token` cookie); 401 otherwise,
+        including when its session has been revoked."""
+        return {"jwt": services().access.validate(_bearer())}
+
+
+@blp.route("/api/jwt/vend")
+class Vend(MethodView):
+    @blp.arguments(s.VendRequest, location="json")
+    @blp.response(200, s.TokenResponse)
+    @blp.alt_response(400, schema=Errors)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Sign a JWT with the given claims (API key)."""
+        auth.api_key()
+        key_id = str(body["keyId"]) if body.get("keyId") else None
+        return {"token": services().access.vend(body["claims"], key_id, body.get("timeToLiveInSeconds"))}
+
+
+@blp.route("/api/jwt/issue")
+class Issue(MethodView):
+    @blp.arguments(s.IssueArgs, location="query")
+    @blp.response(200, s.TokenResponse)
+    @blp.alt_response(400, schema=Errors)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """An access token for another application, for the holder of a valid access token."""
+        application_id = str(args["applicationId"]) if args.get("applicationId") else None
+        return {"token": services().access.issue(_bearer(), application_id)}
+
+
 def _set_token_cookies(response: Response, access: str, refresh: str, refresh_expiry_ms: int) -> None:
     secure = services().settings.cookie_secure
     response.set_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)

@@ -131,3 +131,22 @@ class LogoutArgs(Wire):
 
 class LogoutRequest(LogoutArgs):
     eventInfo = fields.Nested(EventInfo, allow_none=True)
+
+
+class ValidateResponse(Wire):
+    jwt = fields.Dict(metadata={"description": "the token's claims"})
+
+
+class VendRequest(Wire):
+    claims = fields.Dict(load_default=dict)
+    keyId = fields.UUID(allow_none=True)
+    timeToLiveInSeconds = fields.Integer(validate=validate.Range(0, 31_536_000), allow_none=True)
+
+
+class IssueArgs(Wire):
+    applicationId = fields.UUID()
+    refreshToken = fields.String(validate=TOKEN)
+
+
+class TokenResponse(Wire):
+    token = fields.String()

@@ -225,6 +225,12 @@ class RefreshTokenStore:
             return None
         return _stored(token_id, values[:9])
 
+    def session_is_live(self, token_id: str) -> bool:
+        """Whether the session (refresh token) an access token names is still live: one read."""
+        values = self._redis.hmget(keys.record(_tag(token_id), token_id), ("x", "rv"))
+        expiry, revoked = values[0], values[1]  # type: ignore[index]
+        return expiry is not None and revoked is None and int(expiry) > time.time() * 1000
+
     def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:
         """For import: the token id each digest already points to, if any (one pipelined read)."""
         pipe = self._redis.pipeline(transaction=False)

@@ -1,0 +1,70 @@
+"""Access-token rules: validate (signature, key, algorithm, expiry, revocation), vend, issue."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app.applications import Registry
+from app.errors import FieldError, Unauthorized
+from app.signing import Signer
+from app.store.tokens import RefreshTokenStore
+
+RESERVED = ("exp", "iat", "nbf", "jti")
+DEFAULT_VEND_TTL = 3600
+
+
+class AccessTokens:
+    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer):
+        self._store = store
+        self._registry = registry
+        self._signer = signer
+
+    def validate(self, token: str | None) -> dict[str, Any]:
+        """The claims of a token this service signed that is unexpired and not revoked: its session
+        (`sid`) must still be live, so revoking a refresh token kills its access tokens at once."""
+        claims = self._signer.verify(token or "", require=("exp", "iat")) if token else None
+        if claims is None:
+            raise Unauthorized()
+        sid = claims.get("sid")
+        if sid is not None and not (_is_uuid(sid) and self._store.session_is_live(str(sid))):
+            raise Unauthorized()
+        return claims
+
+    def vend(self, claims: dict[str, Any], key_id: str | None, ttl_seconds: int | None) -> str:
+        """FusionAuth's vend: sign arbitrary claims (exp, iat, nbf and jti are ours to set)."""
+        key = None
+        if key_id:
+            key = self._signer.keys.get(key_id)
+            if key is None:
+                raise FieldError("keyId", "invalid", f"No signing key exists with Id [{key_id}].")
+        own = {k: v for k, v in claims.items() if k not in RESERVED}
+        token, _ = self._signer.sign(own, ttl_seconds or DEFAULT_VEND_TTL, key)
+        return token
+
+    def issue(self, caller_token: str | None, application_id: str | None) -> str:
+        """An access token for another application, for the user of a valid access token."""
+        claims = self.validate(caller_token)
+        if not application_id:
+            raise FieldError("applicationId", "missing", "You must specify the applicationId.")
+        application = self._registry.application(application_id)
+        if application is None or application.tenant_id != claims.get("tid", application.tenant_id):
+            raise FieldError("applicationId", "invalid", f"No application exists with Id [{application_id}].")
+        if "sub" not in claims:
+            raise Unauthorized()
+        issued = {
+            "sub": claims["sub"],
+            "aud": application.id,
+            "applicationId": application.id,
+            "tid": application.tenant_id,
+        }
+        key = self._signer.keys.get(application.access_token_key_id) if application.access_token_key_id else None
+        token, _ = self._signer.sign(issued, application.policy.access_ttl_seconds, key)
+        return token
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
