@@ -228,7 +228,7 @@ class RefreshTokenStore:
     def session_is_live(self, token_id: str) -> bool:
         """Whether the session (refresh token) an access token names is still live: one read."""
         values = self._redis.hmget(keys.record(_tag(token_id), token_id), ("x", "rv"))
-        expiry, revoked = values[0], values[1]  # type: ignore[index]
+        expiry, revoked = values[0], values[1]
         return expiry is not None and revoked is None and int(expiry) > time.time() * 1000
 
     def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:

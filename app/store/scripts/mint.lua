@@ -4,16 +4,19 @@
 --       then n groups of 10: id, digest, pointer_here (1|0), user, app, tenant,
 --       insert instant ('' = now), start instant ('' = now), policy, metaData JSON
 --       policy: "F:<ttl ms>" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"
--- Returns: { now, expiry of each token..., } or { 'duplicate', index } when a digest exists.
+-- Returns: { now, expiry of each token..., } or { 'duplicate', index } when a digest exists
+--          (or repeats within the call); nothing is written then.
 local now = now_ms()
 local n = tonumber(ARGV[5])
 local out, ids = { now }, {}
+local seen = {}
 for i = 0, n - 1 do
   local b = 6 + i * 10
   local dg = ARGV[b + 1]
-  if ARGV[b + 2] == '1' and redis.call('EXISTS', k_pointer(dg)) == 1 then
+  if seen[dg] or (ARGV[b + 2] == '1' and redis.call('EXISTS', k_pointer(dg)) == 1) then
     return { 'duplicate', i }
   end
+  seen[dg] = true
 end
 for i = 0, n - 1 do
   local b = 6 + i * 10
