@@ -31,6 +31,7 @@ DEFAULT_JWT: dict[str, Any] = {
     "refreshTokenSlidingWindowConfiguration": {"maximumTimeToLiveInMinutes": 43200},
     "refreshTokenOneTimeUseConfiguration": {"gracePeriodInSeconds": 0},
     "refreshTokenRevocationPolicy": {"onOneTimeTokenReuse": True},
+    "refreshTokenSessionLimit": {"maximumSessions": 0, "policy": "EvictOldest"},
 }
 
 
@@ -43,6 +44,24 @@ class RefreshPolicy:
     usage: str
     expiration: str
     maximum_minutes: int
+    grace_seconds: int = 0
+    revoke_on_reuse: bool = True
+    maximum_sessions: int = 0
+    session_policy: str = "EvictOldest"
+
+    @property
+    def one_time_code(self) -> str:
+        """ "" for a Reusable token; else the grace window and reuse policy (scripts/exchange.lua)."""
+        if self.usage != "OneTimeUse":
+            return ""
+        return f"{self.grace_seconds * 1000}:{1 if self.revoke_on_reuse else 0}"
+
+    @property
+    def session_limit_code(self) -> str:
+        """ "" without a limit; else "<maximum>:<E|R>" (scripts/mint.lua)."""
+        if self.maximum_sessions <= 0:
+            return ""
+        return f"{self.maximum_sessions}:{'R' if self.session_policy == 'RejectNew' else 'E'}"
 
     @property
     def code(self) -> str:
@@ -302,6 +321,10 @@ def _application(document: dict[str, Any], tenant_jwt: dict[str, Any]) -> Applic
         usage=jwt["refreshTokenUsagePolicy"],
         expiration=jwt["refreshTokenExpirationPolicy"],
         maximum_minutes=int(jwt["refreshTokenSlidingWindowConfiguration"]["maximumTimeToLiveInMinutes"]),
+        grace_seconds=int(jwt["refreshTokenOneTimeUseConfiguration"]["gracePeriodInSeconds"]),
+        revoke_on_reuse=bool(jwt["refreshTokenRevocationPolicy"]["onOneTimeTokenReuse"]),
+        maximum_sessions=int(jwt["refreshTokenSessionLimit"]["maximumSessions"]),
+        session_policy=str(jwt["refreshTokenSessionLimit"]["policy"]),
     )
     return Application(
         id=document["id"],

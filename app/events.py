@@ -18,6 +18,9 @@ from app.caller import Caller
 CREATE = "jwt.refresh-token.create"
 IMPORT = "jwt.refresh-token.import"
 REVOKE = "jwt.refresh-token.revoke"
+REFRESH = "jwt.refresh"
+REUSE = "jwt.refresh-token.reuse"
+COUNTED = (REVOKE, REUSE)
 
 
 def build(
@@ -56,11 +59,15 @@ def build(
 def read(fields: dict[str, str]) -> dict[str, Any]:
     """One stream entry as an event: the static JSON plus what the atomic step counted."""
     event: dict[str, Any] = json.loads(fields["d"])
-    event["type"] = fields["t"]
     ids = [i for i in fields.get("ids", "").split(",") if i]
+    if event.get("type", fields["t"]) != fields["t"] and "id" in event:
+        # one step's JSON stood for another event too (a reuse found by an exchange, a session
+        # evicted by a mint): that event gets an id of its own, derived so it is stable.
+        event["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event['id']}/{fields['t']}/{fields.get('ids', '')}"))
+    event["type"] = fields["t"]
     event["refreshTokenIds"] = ids
-    event["invalidatedTokens" if fields["t"] == REVOKE else "tokens"] = int(fields.get("n", 0))
-    if fields["t"] == REVOKE:
+    event["invalidatedTokens" if fields["t"] in COUNTED else "tokens"] = int(fields.get("n", 0))
+    if fields["t"] in COUNTED:
         event["previouslyInvalidatedTokens"] = int(fields.get("p", 0))
     for field, name in (("u", "userId"), ("a", "applicationId"), ("tn", "tenantId")):
         if fields.get(field):

@@ -6,7 +6,9 @@ state change is one call into RefreshTokenStore, which makes it atomic.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import time
 import uuid
 from collections import defaultdict
@@ -19,7 +21,7 @@ from app.caller import Caller
 from app.errors import BadRequest, FieldError, GeneralError, NotFound, Unauthorized
 from app.signing import Signer
 from app.store import keys
-from app.store.tokens import DuplicateToken, NewToken, RefreshTokenStore, RevokeCount, StoredToken
+from app.store.tokens import DuplicateToken, NewToken, RefreshTokenStore, RevokeCount, SessionLimitReached, StoredToken
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class TokenService:
             tenant_id=application.tenant_id,
             policy=application.policy.code,
             meta=meta,
+            one_time=application.policy.one_time_code,
+            session_limit=application.policy.session_limit_code,
         )
         event = events.build(
             events.CREATE,
@@ -102,7 +106,12 @@ class TokenService:
             application_id=application_id,
             user_id=user_id,
         )
-        self._store.mint(keys.TAGS[bucket], [token], event)
+        try:
+            self._store.mint(keys.TAGS[bucket], [token], event)
+        except SessionLimitReached:
+            raise GeneralError(
+                "[SessionLimitReached]", "The user holds the most sessions this application allows."
+            ) from None
         access, exp = self._access_token(application, user_id, token_id, meta, application.policy.access_ttl_seconds)
         return Minted(access, exp * 1000, value, token_id)
 
@@ -123,12 +132,25 @@ class TokenService:
         return self._signer.sign(claims, ttl, key)
 
     # -- exchange ------------------------------------------------------------------------------
-    def exchange(self, caller: Caller, value: str | None, ttl_seconds: int | None) -> Exchange:
-        """A new access JWT for a live refresh token (the token is the credential)."""
+    def exchange(
+        self, caller: Caller, value: str | None, ttl_seconds: int | None, info: dict[str, Any] | None = None
+    ) -> Exchange:
+        """A new access JWT for a live refresh token (the token is the credential). A one-time token
+        rotates: its old value is retired and the session (same id) gets a new one. An old value
+        presented within the grace window gets the current value back; after it, it is reuse."""
         if not value:
             raise FieldError("refreshToken", "missing", "You must specify a refresh token.")
         token_digest = keys.digest(value)
-        result = self._store.exchange(token_digest, keys.tag_of_token(value, token_digest), caller.address)
+        minted: dict[str, str] = {}
+
+        def next_value(tag: str) -> tuple[str, str]:
+            minted["value"] = keys.new_token_value(keys.TAGS.index(tag))
+            return keys.digest(minted["value"]), _seal(value, minted["value"])
+
+        event = events.build(events.REFRESH, caller, info, scope="token")
+        result = self._store.exchange(
+            token_digest, keys.tag_of_token(value, token_digest), caller.address, event, next_value
+        )
         if isinstance(result, str):
             raise _invalid_refresh_token()
         application = self._registry.application(result.application_id)
@@ -145,8 +167,12 @@ class TokenService:
                     f"The timeToLiveInSeconds may not exceed the configured [{ttl}] seconds.",
                 )
             ttl = ttl_seconds
+        if result.sealed_current is not None:
+            current = _unseal(value, result.sealed_current)
+        else:
+            current = minted["value"] if result.rotated else value
         access, _ = self._access_token(application, result.user_id, result.token_id, result.meta, ttl)
-        return Exchange(access, value, result.token_id, result.expiry)
+        return Exchange(access, current, result.token_id, result.expiry)
 
     # -- revocation ----------------------------------------------------------------------------
     def revoke(
@@ -314,6 +340,7 @@ class TokenService:
                 item.get("metaData") or {},
                 insert,
                 start,
+                one_time=application.policy.one_time_code,
             )
             prepared.append((index, token, keys.tag_of_token(value, token_digest), expiry))
         existing = self._store.existing_ids([(t.token_digest, tag) for _, t, tag, _ in prepared])
@@ -343,6 +370,24 @@ class TokenService:
                 "[duplicate]",
                 "A token was imported concurrently; nothing else failed. Retry without the tokens that now exist.",
             ) from None
+
+
+def _keystream(presented: str, length: int) -> bytes:
+    return hashlib.sha512(b"refreshd-grace\0" + presented.encode()).digest()[:length]
+
+
+def _seal(presented: str, new_value: str) -> str:
+    """The next value of a one-time token, readable only by whoever holds the presented value (a
+    one-time pad from its SHA-512: each presented value seals exactly one next value)."""
+    raw = new_value.encode()
+    return base64.urlsafe_b64encode(
+        bytes(a ^ b for a, b in zip(raw, _keystream(presented, len(raw)), strict=False))
+    ).decode()
+
+
+def _unseal(presented: str, sealed: str) -> str:
+    raw = base64.urlsafe_b64decode(sealed)
+    return bytes(a ^ b for a, b in zip(raw, _keystream(presented, len(raw)), strict=False)).decode()
 
 
 def _add(errors: BadRequest, field: str, kind: str, message: str) -> None:

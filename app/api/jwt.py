@@ -49,7 +49,7 @@ class Refresh(MethodView):
     def post(self, body: dict[str, Any]) -> Response:
         """Exchange a refresh token (body, or the `refresh_token` cookie, which wins) for an access JWT."""
         value = request.cookies.get("refresh_token") or body.get("refreshToken")
-        result = services().tokens.exchange(auth.anonymous(), value, body.get("timeToLiveInSeconds"))
+        result = services().tokens.exchange(auth.anonymous(), value, body.get("timeToLiveInSeconds"), event_info(body))
         response = jsonify(
             {
                 "token": result.access_token,

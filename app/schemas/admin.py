@@ -23,6 +23,13 @@ class RevocationPolicy(Wire):
     onOneTimeTokenReuse = fields.Boolean()
 
 
+class SessionLimit(Wire):
+    """refreshd: the most live sessions a user may hold in an application (0: no limit)."""
+
+    maximumSessions = fields.Integer(validate=validate.Range(0, 10_000))
+    policy = fields.String(validate=validate.OneOf(("EvictOldest", "RejectNew")))
+
+
 class JwtConfiguration(Wire):
     enabled = fields.Boolean()
     timeToLiveInSeconds = fields.Integer(validate=validate.Range(1, 31_536_000))
@@ -32,6 +39,7 @@ class JwtConfiguration(Wire):
     refreshTokenSlidingWindowConfiguration = fields.Nested(SlidingWindow)
     refreshTokenOneTimeUseConfiguration = fields.Nested(OneTimeUse)
     refreshTokenRevocationPolicy = fields.Nested(RevocationPolicy)
+    refreshTokenSessionLimit = fields.Nested(SessionLimit)
     accessTokenKeyId = fields.UUID(allow_none=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ class NewToken:
     meta: dict[str, Any]
     insert_instant: int | None = None
     start_instant: int | None = None
+    one_time: str = ""  # "" (Reusable) or "<grace ms>:<revoke on reuse 1|0>"
+    session_limit: str = ""  # "" or "<maximum>:<E (evict oldest) | R (reject new)>"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Exchanged:
     tenant_id: str
     meta: dict[str, Any]
     expiry: int
+    rotated: bool = False
+    sealed_current: str | None = None  # a one-time token's current value, sealed, in its grace window
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,10 @@ class RevokeCount:
     invalidated: int
     previously_invalidated: int
     token_ids: list[str]
+
+
+class SessionLimitReached(Exception):
+    """A user holds the most sessions an application allows, and it rejects new ones."""
 
 
 class DuplicateToken(Exception):
@@ -99,6 +107,8 @@ class RefreshTokenStore:
         result = self._scripts.mint(keys=[keys.events(tag)], args=args)
         if result[0] == "duplicate":
             raise DuplicateToken(int(result[1]))
+        if result[0] == "limit":
+            raise SessionLimitReached()
         return [int(v) for v in result]
 
     def _mint_args(
@@ -117,26 +127,45 @@ class RefreshTokenStore:
                 t.start_instant or "",
                 t.policy,
                 json.dumps(t.meta, separators=(",", ":")),
+                t.one_time,
+                t.session_limit,
             ]
         return args
 
-    def exchange(self, token_digest: str, tag: str, address: str) -> Exchanged | str:
-        """Use a token by the digest of its value; returns Exchanged or why it is invalid.
+    def exchange(
+        self, token_digest: str, tag: str, address: str, event: str, next_value: Callable[[str], tuple[str, str]]
+    ) -> Exchanged | str:
+        """Use a token by the digest of its value; returns Exchanged or why it is invalid ("reuse" when
+        an old value of a one-time token came back). `next_value(tag)` gives the digest and sealed form
+        of the value a one-time token rotates to, minted for the bucket its record lives in.
 
         When the value's pointer lives in another bucket than its record and the exchange slides the
         token's expiry, a third round trip extends that pointer too (no script may touch both slots).
         """
         pointer = keys.pointer(tag, token_digest)
-        result = self._scripts.exchange(keys=[pointer], args=[tag, "d", token_digest, address])
+        next_digest, sealed = next_value(tag)
+        args: list[Any] = [tag, "d", token_digest, address, next_digest, sealed, self._maxlen, event]
+        result = self._scripts.exchange(keys=[pointer], args=args)
         if result[0] == "redirect":
             tag = _tag(result[1])
-            result = self._scripts.exchange(keys=[keys.record(tag, result[1])], args=[tag, "i", token_digest, address])
+            next_digest, sealed = next_value(tag)
+            args = [tag, "i", token_digest, address, next_digest, sealed, self._maxlen, event]
+            result = self._scripts.exchange(keys=[keys.record(tag, result[1])], args=args)
             if result[0] == "ok" and int(result[8]):
                 # GT: never shorten it, should a concurrent exchange have slid it further already.
                 self._redis.pexpireat(pointer, int(result[6]), gt=True)
-        if result[0] != "ok":
+        if result[0] == "invalid":
             return str(result[1])
-        return Exchanged(result[1], result[2], result[3], result[4], json.loads(result[5]), int(result[6]))
+        return Exchanged(
+            result[1],
+            result[2],
+            result[3],
+            result[4],
+            json.loads(result[5]),
+            int(result[6]),
+            rotated=bool(int(result[9])),
+            sealed_current=result[10] if result[0] == "grace" else None,
+        )
 
     def revoke_token(
         self,

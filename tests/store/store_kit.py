@@ -63,6 +63,12 @@ def imported_value(user_id: str, *, foreign: bool) -> str:
             return value
 
 
+def next_value(tag: str) -> tuple[str, str]:
+    """What the domain passes for a one-time token's rotation: a fresh value of the record's bucket."""
+    value = keys.new_token_value(keys.TAGS.index(tag))
+    return keys.digest(value), "sealed-" + value
+
+
 @dataclass(frozen=True)
 class Token:
     value: str
@@ -156,7 +162,7 @@ class Kit:
         return self.import_tokens([self.new_import(user_id, value, application_id, **kw)])[0]
 
     def exchange(self, token: Token, address: str = "10.0.0.1") -> Any:
-        return self.store.exchange(token.digest, token.tag, address)
+        return self.store.exchange(token.digest, token.tag, address, event_json("refresh"), next_value)
 
     def is_live(self, token: Token) -> bool:
         return not isinstance(self.exchange(token), str)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import redis
 
 from app.store.tokens import RefreshTokenStore
-from tests.store.store_kit import Kit, event_json, make_store, new_user
+from tests.store.store_kit import Kit, event_json, make_store, new_user, next_value
 
 T = TypeVar("T")
 
@@ -65,7 +65,7 @@ def test_a_revoke_racing_exchanges_never_leaves_a_live_token(kit: Kit) -> None:
         used = 0
         for _ in range(3):
             for t in tokens:
-                used += not isinstance(store.exchange(t.digest, t.tag, "10.0.0.2"), str)
+                used += not isinstance(store.exchange(t.digest, t.tag, "10.0.0.2", "{}", next_value), str)
         return used
 
     def revoke(store: RefreshTokenStore) -> int:
@@ -104,7 +104,7 @@ def test_readers_see_a_users_revoke_all_at_once(kit: Kit) -> None:
             outcomes: list[str] = []
             while not outcomes or outcomes[-1] != "revoked" and len(outcomes) < 100_000:
                 for t in tokens:
-                    result = store.exchange(t.digest, t.tag, "10.0.0.3")
+                    result = store.exchange(t.digest, t.tag, "10.0.0.3", "{}", next_value)
                     outcomes.append(result if isinstance(result, str) else "live")
                 started.set()
             return outcomes

@@ -76,6 +76,31 @@ local function bury(dead, now)
   end
 end
 
+-- Live sessions in an index (oldest first), forgetting ids whose record has expired or gone.
+local function live_ids(index, now)
+  local out = {}
+  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    local x = redis.call('HGET', k_record(id), 'x')
+    if x and tonumber(x) > now then out[#out + 1] = id else redis.call('ZREM', index, id) end
+  end
+  return out
+end
+
+local function live_count(index, now) return #live_ids(index, now) end
+
+-- Revoke the oldest sessions of an index until at most `keep` remain; each gets a revoke event.
+local function evict_oldest(index, keep, now, maxlen, event)
+  local ids = live_ids(index, now)
+  for i = 1, #ids - keep do
+    local dead = {}
+    if revoke_record(ids[i], now, dead) == 1 then
+      bury(dead, now)
+      local f = redis.call('HMGET', k_record(ids[i]), 'u', 'a', 'tn')
+      emit(maxlen, 'jwt.refresh-token.revoke', event, 1, 0, { ids[i] }, { f[1], f[2], f[3] })
+    end
+  end
+end
+
 -- Find a token by KEYS[1]: a digest pointer (mode 'd') or a record key (mode 'i').
 -- Returns id, record key, or nil; or ('redirect', id) when the record lives in another bucket.
 local function locate(mode, key)

@@ -1,19 +1,42 @@
--- Use a refresh token: check it is live, record the access, slide its expiry by its policy.
+-- Use a refresh token: check it is live, record the access, slide its expiry by its policy, and
+-- for a one-time token rotate its value; detect reuse of an old value. Appends one event.
 -- KEYS: [1] its digest pointer dg:{t}:<digest> (mode 'd') or record rt:{t}:<id> (mode 'i')
--- ARGV: [1] tag, [2] mode, [3] digest of the presented value, [4] caller address
--- Returns: { 'ok', id, user, app, tenant, metaData JSON, expiry, start instant, slid (1|0) }
---          or { 'redirect', id } (the record lives in another bucket: call again with mode 'i')
---          or { 'invalid', reason } (unknown, revoked, expired, or not the current value)
+-- ARGV: [1] tag, [2] mode, [3] digest of the presented value, [4] caller address,
+--       [5] digest of the next value (used only by a one-time token, whose record is in this tag),
+--       [6] the next value sealed under the presented one (kept for the grace window),
+--       [7] stream max length, [8] event JSON (type set here: jwt.refresh or jwt.refresh-token.reuse)
+-- Returns: { 'ok', id, user, app, tenant, metaData JSON, expiry, start instant, slid (1|0), rotated (1|0) }
+--          { 'grace', id, user, app, tenant, metaData JSON, expiry, start instant, 0, 0, sealed current value }
+--          { 'redirect', id } (the record lives in another bucket: call again with mode 'i')
+--          { 'invalid', reason } (unknown, revoked, expired, reuse)
+-- A one-time token's record keeps `ou` = "<grace ms>:<revoke on reuse 1|0>", `pd` the previous
+-- digest, `ra` the rotation instant and `gv` the sealed current value. Every old value's pointer
+-- stays until the token's expiry, so presenting it again is recognised as reuse, not as unknown.
 local id, rk = locate(ARGV[2], KEYS[1])
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
-local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv')
+local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv')
 if not f[1] then return { 'invalid', 'unknown' } end
 if f[10] then return { 'invalid', 'revoked' } end
-if f[9] ~= ARGV[3] then return { 'invalid', 'unknown' } end
 local now = now_ms()
 local x = tonumber(f[5])
 if x <= now then return { 'invalid', 'expired' } end
+local owner = { f[1], f[2], f[3] }
+if f[9] ~= ARGV[3] then
+  if not f[11] then return { 'invalid', 'unknown' } end
+  local grace, revoke = string.match(f[11], '^(%d+):(%d)$')
+  if f[12] == ARGV[3] and now < tonumber(f[13]) + tonumber(grace) then
+    return { 'grace', id, f[1], f[2], f[3], f[4], x, tonumber(f[6]), 0, 0, f[14] }
+  end
+  local n = 0
+  if revoke == '1' then
+    local dead = {}
+    n = math.max(revoke_record(id, now, dead), 0)
+    bury(dead, now)
+  end
+  emit(ARGV[7], 'jwt.refresh-token.reuse', ARGV[8], n, 0, { id }, owner)
+  return { 'invalid', 'reuse' }
+end
 local kind, ttl, max = string.match(f[8], '^(%a):(%d+):?(%d*)$')
 local si = tonumber(f[6])
 local slid = 0
@@ -29,5 +52,12 @@ if kind ~= 'F' then
     for _, key in ipairs({ k_user(f[1]), k_user_app(f[1], f[2]), k_app(f[2]) }) do extend(key, x, now) end
   end
 end
+local rotated = 0
+if f[11] then
+  redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', x)
+  redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', ARGV[6])
+  rotated = 1
+end
 redis.call('HSET', rk, 'la', now, 'lad', ARGV[4], 'si', si, 'x', x)
-return { 'ok', id, f[1], f[2], f[3], f[4], x, si, slid }
+emit(ARGV[7], 'jwt.refresh', ARGV[8], 1, 0, { id }, owner)
+return { 'ok', id, f[1], f[2], f[3], f[4], x, si, slid, rotated }

@@ -1,25 +1,33 @@
 -- Create refresh-token records (one mint, or an import batch of one bucket) and their event.
 -- KEYS: none besides those derived from the tag (the bucket's stream and the records' keys).
 -- ARGV: [1] tag, [2] stream max length, [3] event type, [4] event JSON, [5] n,
---       then n groups of 10: id, digest, pointer_here (1|0), user, app, tenant,
---       insert instant ('' = now), start instant ('' = now), policy, metaData JSON
+--       then n groups of 12: id, digest, pointer_here (1|0), user, app, tenant,
+--       insert instant ('' = now), start instant ('' = now), policy, metaData JSON,
+--       one-time use ('' = reusable, else "<grace ms>:<revoke on reuse 1|0>"),
+--       session limit ('' = none, else "<maximum>:<E (evict oldest) | R (reject new)>")
 --       policy: "F:<ttl ms>" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"
 -- Returns: { now, expiry of each token..., } or { 'duplicate', index } when a digest exists
---          (or repeats within the call); nothing is written then.
+--          (or repeats within the call), or { 'limit', index } when a session limit refuses a
+--          new token; nothing is written then. Sessions evicted by a limit are revoked, each
+--          with its own revoke event.
 local now = now_ms()
 local n = tonumber(ARGV[5])
 local out, ids = { now }, {}
 local seen = {}
 for i = 0, n - 1 do
-  local b = 6 + i * 10
+  local b = 6 + i * 12
   local dg = ARGV[b + 1]
   if seen[dg] or (ARGV[b + 2] == '1' and redis.call('EXISTS', k_pointer(dg)) == 1) then
     return { 'duplicate', i }
   end
   seen[dg] = true
+  local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
+  if limit and policy == 'R' and live_count(k_user_app(ARGV[b + 3], ARGV[b + 4]), now) >= tonumber(limit) then
+    return { 'limit', i }
+  end
 end
 for i = 0, n - 1 do
-  local b = 6 + i * 10
+  local b = 6 + i * 12
   local id, dg, here, u, a, tn = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local ii = tonumber(ARGV[b + 6]) or now
   local si = tonumber(ARGV[b + 7]) or now
@@ -28,8 +36,11 @@ for i = 0, n - 1 do
   local x = si + tonumber(ttl)
   if kind == 'M' then x = math.min(x, ii + tonumber(max)) end
   local rk = k_record(id)
+  local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
+  if limit and policy == 'E' then evict_oldest(k_user_app(u, a), tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
   redis.call('HSET', rk, 'u', u, 'a', a, 'tn', tn, 'ii', ii, 'si', si, 'x', x, 'pl', pl,
     'cd', dg, 'm', ARGV[b + 9])
+  if ARGV[b + 10] ~= '' then redis.call('HSET', rk, 'ou', ARGV[b + 10]) end
   redis.call('PEXPIREAT', rk, x)
   if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', x) end
   for _, key in ipairs({ k_user(u), k_user_app(u, a), k_app(a) }) do
