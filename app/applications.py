@@ -130,6 +130,7 @@ class Registry:
         self._key_exists = key_exists
         self._ttl = cache_seconds
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._applications: dict[str, tuple[float, Application | None]] = {}
         self._default_tenant: str | None = None
 
     # -- reading ---------------------------------------------------------------------------
@@ -144,6 +145,10 @@ class Registry:
 
     def _forget(self, kind: str, ident: str) -> None:
         self._cache.pop((kind, ident), None)
+        if kind == APPLICATION:
+            self._applications.pop(ident, None)
+        else:
+            self._applications.clear()
 
     def default_tenant_id(self) -> str:
         """The default tenant, created on first use (idempotent across processes)."""
@@ -174,11 +179,18 @@ class Registry:
         return self._store.get_many(TENANT)
 
     def application(self, application_id: str) -> Application | None:
+        """An application with its effective policy, built once per cache period (hot paths)."""
+        hit = self._applications.get(application_id)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
         document = self._document(APPLICATION, application_id)
-        if document is None:
-            return None
-        tenant = self._document(TENANT, document["tenantId"]) or {}
-        return _application(document, tenant.get("jwtConfiguration", DEFAULT_JWT))
+        application = None
+        if document is not None:
+            tenant = self._document(TENANT, document["tenantId"]) or {}
+            application = _application(document, tenant.get("jwtConfiguration", DEFAULT_JWT))
+        self._applications[application_id] = (now + self._ttl, application)
+        return application
 
     def applications(self, tenant_id: str | None) -> list[dict[str, Any]]:
         return [

@@ -93,12 +93,8 @@ def parse_args() -> argparse.Namespace:
         default=env_int("USERS_REVOKED", 30),
         help="users of 1,000 tokens revoked serially by revoke_user_1000 (30)",
     )
-    p.add_argument(
-        "--sample", type=int, default=env_int("SAMPLE", 50), help="tokens checked per revoke row (50)"
-    )
-    p.add_argument(
-        "--warmup", type=int, default=env_int("WARMUP", 2), help="seconds of wrk per server first (2)"
-    )
+    p.add_argument("--sample", type=int, default=env_int("SAMPLE", 50), help="tokens checked per revoke row (50)")
+    p.add_argument("--warmup", type=int, default=env_int("WARMUP", 2), help="seconds of wrk per server first (2)")
     p.add_argument(
         "--rate-cap",
         type=int,
@@ -207,10 +203,7 @@ class Processes:
                     left += 1
                     os.kill(pid, signal.SIGKILL)
         workers = sum(len(p.kids) for p in self.procs)
-        log(
-            f"stopped {len(self.procs)} processes we started "
-            f"(+{workers} workers{f', {left} killed' if left else ''})"
-        )
+        log(f"stopped {len(self.procs)} processes we started (+{workers} workers{f', {left} killed' if left else ''})")
         self.procs.clear()
 
 
@@ -230,9 +223,7 @@ def tool(name: str, package: str) -> str:
     log(f"installing {package} with apt-get")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", package], env=env, check=True, stdout=subprocess.DEVNULL
-    )
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env, check=True, stdout=subprocess.DEVNULL)
     found = shutil.which(name)
     if not found:
         raise BenchError(f"{name} is still missing after apt-get install {package}")
@@ -622,9 +613,7 @@ class Bench:
             if line.startswith("BENCH_JSON "):
                 result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
                 return result
-        raise BenchError(
-            f"wrk gave no result for {name} (exit {out.returncode}):\n{out.stdout}\n{out.stderr}"
-        )
+        raise BenchError(f"wrk gave no result for {name} (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
 
     def tokens_args(self, method: str, path: Path, body: str, *headers: str) -> list[str]:
         return [method, str(path), str(self.args.threads), body, *headers]
@@ -769,9 +758,7 @@ class Bench:
         self.flag_wraps(row, self.revoke_count)
         tokens = self.revoke_file.read_text().split()
         picks = [tokens[i] for i in spread(self.sent(row), self.args.sample)]
-        control = self.api.call(
-            "POST", "/api/jwt/refresh", {"refreshToken": self.revoke_reserve[0]}, key=False
-        )
+        control = self.api.call("POST", "/api/jwt/refresh", {"refreshToken": self.revoke_reserve[0]}, key=False)
         if control.status != 200:
             row.problems.append(
                 f"revoke_token check: a live (never revoked) token did not exchange, so the "
@@ -779,14 +766,10 @@ class Bench:
             )
         bad = [
             r
-            for r in (
-                self.api.call("POST", "/api/jwt/refresh", {"refreshToken": t}, key=False) for t in picks
-            )
+            for r in (self.api.call("POST", "/api/jwt/refresh", {"refreshToken": t}, key=False) for t in picks)
             if r.status != 400
         ]
-        self.record_check(
-            row, len(picks) - len(bad), len(picks), bad, "exchange of a revoked token: want 400"
-        )
+        self.record_check(row, len(picks) - len(bad), len(picks), bad, "exchange of a revoked token: want 400")
 
     def revoke_id_row(self) -> None:
         reserve = iter(self.id_reserve[1:])
@@ -837,8 +820,7 @@ class Bench:
         row.flags.append(f"REVOKED ONLY {good}/{total}")
         if bad:
             row.problems.append(
-                f"{row.name} check ({what}): {total - good} of {total} sampled failed; "
-                f"the first:\n{bad[0].describe()}"
+                f"{row.name} check ({what}): {total - good} of {total} sampled failed; the first:\n{bad[0].describe()}"
             )
         else:
             row.problems.append(f"{row.name} check: nothing to sample (no token certainly sent)")
@@ -849,11 +831,7 @@ class Bench:
         def smoke() -> Reply | None:
             r = self.api.call("GET", path)
             body = r.json()
-            ok = (
-                r.status == 200
-                and isinstance(body, dict)
-                and len(body.get("refreshTokens", [])) == LIST_TOKENS
-            )
+            ok = r.status == 200 and isinstance(body, dict) and len(body.get("refreshTokens", [])) == LIST_TOKENS
             return None if ok else r
 
         self.measure(
@@ -930,8 +908,7 @@ class Bench:
     def revoke_user_row(self) -> None:
         row = Row(
             "revoke_user_1000",
-            f"DELETE /api/jwt/refresh?userId=<user with {REVOKED_PER_USER} tokens>, "
-            "serial, 1 keep-alive connection",
+            f"DELETE /api/jwt/refresh?userId=<user with {REVOKED_PER_USER} tokens>, serial, 1 keep-alive connection",
             serial=True,
         )
         self.floor_serial()
@@ -979,14 +956,10 @@ class Bench:
         picks = spread([self.revoked_made[u][-1] for u in self.revoked_users], self.args.sample)
         bad = [
             r
-            for r in (
-                self.api.call("POST", "/api/jwt/refresh", {"refreshToken": t}, key=False) for t in picks
-            )
+            for r in (self.api.call("POST", "/api/jwt/refresh", {"refreshToken": t}, key=False) for t in picks)
             if r.status != 400
         ]
-        self.record_check(
-            row, len(picks) - len(bad), len(picks), bad, "exchange of a revoked token: want 400"
-        )
+        self.record_check(row, len(picks) - len(bad), len(picks), bad, "exchange of a revoked token: want 400")
         r = row.result
         log(f"{row.name}: p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  ({r['rps']:.1f} req/s serial)")
         self.rows.append(row)
@@ -1003,9 +976,7 @@ class Bench:
             cores=os.cpu_count(),
             git=self.git(),
             versions=self.versions(),
-            refreshd_env={
-                k: v for k, v in os.environ.items() if k.startswith("REFRESHD_") and "KEY" not in k
-            },
+            refreshd_env={k: v for k, v in os.environ.items() if k.startswith("REFRESHD_") and "KEY" not in k},
         )
         self.start()
         self.meta["wrk"] = self.version([self.wrk_bin, "-v"])
@@ -1063,18 +1034,12 @@ class Bench:
         if not count:
             return []
         first = text[text.index("Traceback (most recent call last)") :].splitlines()[:40]
-        return [
-            f"service log: {count} tracebacks ({self.logs / 'service.log'}); the first:\n" + "\n".join(first)
-        ]
+        return [f"service log: {count} tracebacks ({self.logs / 'service.log'}); the first:\n" + "\n".join(first)]
 
     def report(self) -> None:
         v, m = self.meta.get("versions", {}), self.meta
         git = m.get("git", {})
-        dirty = (
-            f" + uncommitted changes in {git['changed_files']} service files"
-            if git.get("changed_files")
-            else ""
-        )
+        dirty = f" + uncommitted changes in {git['changed_files']} service files" if git.get("changed_files") else ""
         lines = [
             f"refreshd bench, {m.get('started', '?')}, {m.get('cores')} cores, load {self.load()}; "
             f"commit {git.get('commit', '?')}{dirty}",
@@ -1140,10 +1105,7 @@ class Bench:
             ],
         }
         (RESULTS / f"{self.stamp}.json").write_text(json.dumps(raw, indent=2) + "\n")
-        log(
-            f"wrote bench/results/{self.stamp}.md and .json "
-            f"(server and wrk output: bench/results/{self.stamp}-logs/)"
-        )
+        log(f"wrote bench/results/{self.stamp}.md and .json (server and wrk output: bench/results/{self.stamp}-logs/)")
 
     @staticmethod
     def load() -> str:

@@ -23,13 +23,13 @@ def _scope() -> str | None:
 # -- tenants -----------------------------------------------------------------------------------
 @blp.route("/api/tenant")
 class Tenants(MethodView):
-    @blp.response(200, s.TenantsResponse)
+    @blp.response(200, s.TenantsResponse())
     def get(self) -> dict[str, Any]:
         scope = _scope()
         return {"tenants": [t for t in services().registry.tenants() if scope is None or t["id"] == scope]}
 
-    @blp.arguments(s.TenantRequest, location="json")
-    @blp.response(200, s.TenantResponse)
+    @blp.arguments(s.TenantRequest(), location="json")
+    @blp.response(200, s.TenantResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         return _save_tenant(None, body, create=True)
@@ -37,7 +37,7 @@ class Tenants(MethodView):
 
 @blp.route("/api/tenant/<tenant_id>")
 class TenantById(MethodView):
-    @blp.response(200, s.TenantResponse)
+    @blp.response(200, s.TenantResponse())
     def get(self, tenant_id: str) -> dict[str, Any]:
         scope, ident = _scope(), path_uuid(tenant_id)
         services().registry.default_tenant_id()
@@ -46,20 +46,20 @@ class TenantById(MethodView):
             raise_not_found()
         return {"tenant": tenant}
 
-    @blp.arguments(s.TenantRequest, location="json")
-    @blp.response(200, s.TenantResponse)
+    @blp.arguments(s.TenantRequest(), location="json")
+    @blp.response(200, s.TenantResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any], tenant_id: str) -> dict[str, Any]:
         return _save_tenant(path_uuid(tenant_id), body, create=True)
 
-    @blp.arguments(s.TenantRequest, location="json")
-    @blp.response(200, s.TenantResponse)
+    @blp.arguments(s.TenantRequest(), location="json")
+    @blp.response(200, s.TenantResponse())
     @blp.alt_response(400, schema=Errors)
     def put(self, body: dict[str, Any], tenant_id: str) -> dict[str, Any]:
         return _save_tenant(path_uuid(tenant_id), body, create=False, replace=True)
 
-    @blp.arguments(s.TenantRequest, location="json")
-    @blp.response(200, s.TenantResponse)
+    @blp.arguments(s.TenantRequest(), location="json")
+    @blp.response(200, s.TenantResponse())
     @blp.alt_response(400, schema=Errors)
     def patch(self, body: dict[str, Any], tenant_id: str) -> dict[str, Any]:
         return _save_tenant(path_uuid(tenant_id), body, create=False)
@@ -81,12 +81,12 @@ def _save_tenant(ident: str | None, body: dict[str, Any], *, create: bool, repla
 # -- applications ------------------------------------------------------------------------------
 @blp.route("/api/application")
 class Applications(MethodView):
-    @blp.response(200, s.ApplicationsResponse)
+    @blp.response(200, s.ApplicationsResponse())
     def get(self) -> dict[str, Any]:
         return {"applications": services().registry.applications(auth.api_key().tenant_id)}
 
-    @blp.arguments(s.ApplicationRequest, location="json")
-    @blp.response(200, s.ApplicationResponse)
+    @blp.arguments(s.ApplicationRequest(), location="json")
+    @blp.response(200, s.ApplicationResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         return _save_application(None, body, create=True)
@@ -94,7 +94,7 @@ class Applications(MethodView):
 
 @blp.route("/api/application/<application_id>")
 class ApplicationById(MethodView):
-    @blp.response(200, s.ApplicationResponse)
+    @blp.response(200, s.ApplicationResponse())
     def get(self, application_id: str) -> dict[str, Any]:
         caller = auth.api_key()
         application = services().registry.application(path_uuid(application_id))
@@ -104,20 +104,20 @@ class ApplicationById(MethodView):
 
         return {"application": public_application(application.document)}
 
-    @blp.arguments(s.ApplicationRequest, location="json")
-    @blp.response(200, s.ApplicationResponse)
+    @blp.arguments(s.ApplicationRequest(), location="json")
+    @blp.response(200, s.ApplicationResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any], application_id: str) -> dict[str, Any]:
         return _save_application(path_uuid(application_id), body, create=True)
 
-    @blp.arguments(s.ApplicationRequest, location="json")
-    @blp.response(200, s.ApplicationResponse)
+    @blp.arguments(s.ApplicationRequest(), location="json")
+    @blp.response(200, s.ApplicationResponse())
     @blp.alt_response(400, schema=Errors)
     def put(self, body: dict[str, Any], application_id: str) -> dict[str, Any]:
         return _save_application(path_uuid(application_id), body, create=False, replace=True)
 
-    @blp.arguments(s.ApplicationRequest, location="json")
-    @blp.response(200, s.ApplicationResponse)
+    @blp.arguments(s.ApplicationRequest(), location="json")
+    @blp.response(200, s.ApplicationResponse())
     @blp.alt_response(400, schema=Errors)
     def patch(self, body: dict[str, Any], application_id: str) -> dict[str, Any]:
         return _save_application(path_uuid(application_id), body, create=False)
@@ -148,8 +148,8 @@ def _save_application(
 # -- API keys ----------------------------------------------------------------------------------
 @blp.route("/api/api-key")
 class ApiKeysRoot(MethodView):
-    @blp.arguments(s.ApiKeyRequest, location="json")
-    @blp.response(200, s.ApiKeyResponse)
+    @blp.arguments(s.ApiKeyRequest(), location="json")
+    @blp.response(200, s.ApiKeyResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         auth.api_key()
@@ -158,14 +158,14 @@ class ApiKeysRoot(MethodView):
 
 @blp.route("/api/api-key/<key_id>")
 class ApiKeyById(MethodView):
-    @blp.arguments(s.ApiKeyRequest, location="json")
-    @blp.response(200, s.ApiKeyResponse)
+    @blp.arguments(s.ApiKeyRequest(), location="json")
+    @blp.response(200, s.ApiKeyResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any], key_id: str) -> dict[str, Any]:
         auth.api_key()
         return {"apiKey": services().api_keys.create(auth.current_key(), path_uuid(key_id), body["apiKey"])}
 
-    @blp.response(200, s.ApiKeyResponse)
+    @blp.response(200, s.ApiKeyResponse())
     def get(self, key_id: str) -> dict[str, Any]:
         auth.api_key()
         return {"apiKey": services().api_keys.get(auth.current_key(), path_uuid(key_id))}

@@ -26,8 +26,8 @@ def _merged(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/api/jwt/refresh")
 class Refresh(MethodView):
-    @blp.arguments(s.RefreshListArgs, location="query")
-    @blp.response(200, s.RefreshTokens)
+    @blp.arguments(s.RefreshListArgs(), location="query")
+    @blp.response(200, s.RefreshTokens())
     @blp.alt_response(400, schema=Errors)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Live refresh tokens of a user, newest first (1,000 a page; `cursor` pages on)."""
@@ -43,8 +43,8 @@ class Refresh(MethodView):
             out["nextCursor"] = page.next_cursor
         return out
 
-    @blp.arguments(s.RefreshRequest, location="json")
-    @blp.response(200, s.RefreshResponse)
+    @blp.arguments(s.RefreshRequest(), location="json")
+    @blp.response(200, s.RefreshResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> Response:
         """Exchange a refresh token (body, or the `refresh_token` cookie, which wins) for an access JWT."""
@@ -61,9 +61,9 @@ class Refresh(MethodView):
         _set_token_cookies(response, result.access_token, result.refresh_token, result.refresh_expiry_ms)
         return response
 
-    @blp.arguments(s.RefreshDeleteArgs, location="query")
-    @blp.arguments(s.RefreshDeleteRequest, location="json")
-    @blp.response(200, s.RevokeResult)
+    @blp.arguments(s.RefreshDeleteArgs(), location="query")
+    @blp.arguments(s.RefreshDeleteRequest(), location="json")
+    @blp.response(200, s.RevokeResult())
     @blp.alt_response(400, schema=Errors)
     def delete(self, query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         """Revoke by `token` (wins), by `userId`, by `applicationId`, or by user for application."""
@@ -84,14 +84,14 @@ class Refresh(MethodView):
 
 @blp.route("/api/jwt/refresh/<token_id>")
 class RefreshById(MethodView):
-    @blp.response(200, s.RefreshTokenResponse)
+    @blp.response(200, s.RefreshTokenResponse())
     def get(self, token_id: str) -> dict[str, Any]:
         """One live refresh token by id (404 once revoked or expired)."""
         caller = auth.api_key()
         return {"refreshToken": refresh_token(services().tokens.get(caller, path_uuid(token_id)))}
 
-    @blp.arguments(s.TokenIdDeleteRequest, location="json")
-    @blp.response(200, s.RevokeResult)
+    @blp.arguments(s.TokenIdDeleteRequest(), location="json")
+    @blp.response(200, s.RevokeResult())
     def delete(self, body: dict[str, Any], token_id: str) -> dict[str, Any]:
         """Revoke one token by id; a user may revoke their own with their Bearer access token."""
         caller = auth.api_key(allow_user=True)
@@ -100,8 +100,8 @@ class RefreshById(MethodView):
 
 @blp.route("/api/logout")
 class Logout(MethodView):
-    @blp.arguments(s.LogoutArgs, location="query")
-    @blp.arguments(s.LogoutRequest, location="json")
+    @blp.arguments(s.LogoutArgs(), location="query")
+    @blp.arguments(s.LogoutRequest(), location="json")
     @blp.response(200)
     def post(self, query: dict[str, Any], body: dict[str, Any]) -> Response:
         """Revoke the given refresh token (or cookie), or with `global` all of its user's; clear cookies."""
@@ -124,7 +124,7 @@ def _bearer() -> str | None:
 
 @blp.route("/api/jwt/validate")
 class Validate(MethodView):
-    @blp.response(200, s.ValidateResponse)
+    @blp.response(200, s.ValidateResponse())
     def get(self) -> dict[str, Any]:
         """The claims of a valid access token (Bearer or `access_token` cookie); 401 otherwise,
         including when its session has been revoked."""
@@ -133,8 +133,8 @@ class Validate(MethodView):
 
 @blp.route("/api/jwt/vend")
 class Vend(MethodView):
-    @blp.arguments(s.VendRequest, location="json")
-    @blp.response(200, s.TokenResponse)
+    @blp.arguments(s.VendRequest(), location="json")
+    @blp.response(200, s.TokenResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Sign a JWT with the given claims (API key)."""
@@ -145,8 +145,8 @@ class Vend(MethodView):
 
 @blp.route("/api/jwt/issue")
 class Issue(MethodView):
-    @blp.arguments(s.IssueArgs, location="query")
-    @blp.response(200, s.TokenResponse)
+    @blp.arguments(s.IssueArgs(), location="query")
+    @blp.response(200, s.TokenResponse())
     @blp.alt_response(400, schema=Errors)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """An access token for another application, for the holder of a valid access token."""

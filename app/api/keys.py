@@ -29,8 +29,8 @@ def _generate(key_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/api/key/generate")
 class Generate(MethodView):
-    @blp.arguments(s.KeyRequest, location="json")
-    @blp.response(200, s.KeyResponse)
+    @blp.arguments(s.KeyRequest(), location="json")
+    @blp.response(200, s.KeyResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Generate a signing key (ES256 unless `algorithm` says otherwise)."""
@@ -39,8 +39,8 @@ class Generate(MethodView):
 
 @blp.route("/api/key/generate/<key_id>")
 class GenerateWithId(MethodView):
-    @blp.arguments(s.KeyRequest, location="json")
-    @blp.response(200, s.KeyResponse)
+    @blp.arguments(s.KeyRequest(), location="json")
+    @blp.response(200, s.KeyResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any], key_id: str) -> dict[str, Any]:
         return _generate(path_uuid(key_id), body)
@@ -48,7 +48,7 @@ class GenerateWithId(MethodView):
 
 @blp.route("/api/key")
 class Keys(MethodView):
-    @blp.response(200, s.KeysResponse)
+    @blp.response(200, s.KeysResponse())
     def get(self) -> dict[str, Any]:
         auth.api_key()
         return {"keys": [k.document() for k in services().signer.keys.all()]}
@@ -56,7 +56,7 @@ class Keys(MethodView):
 
 @blp.route("/api/key/<key_id>")
 class KeyById(MethodView):
-    @blp.response(200, s.KeyResponse)
+    @blp.response(200, s.KeyResponse())
     def get(self, key_id: str) -> dict[str, Any]:
         auth.api_key()
         key = services().signer.keys.get(path_uuid(key_id))
@@ -88,8 +88,8 @@ class Jwks(MethodView):
 
 @blp.route("/api/jwt/public-key")
 class PublicKey(MethodView):
-    @blp.arguments(s.PublicKeyArgs, location="query")
-    @blp.response(200, s.PublicKeyResponse)
+    @blp.arguments(s.PublicKeyArgs(), location="query")
+    @blp.response(200, s.PublicKeyResponse())
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """All public keys by kid, or one (`kid`, or the key an `applicationId` signs with); 404 for
         an unknown key or an HMAC one."""

@@ -18,8 +18,8 @@ blp = Blueprint("users", __name__, description="Minting and importing refresh to
 
 @blp.route("/api/user/refresh-token")
 class Mint(MethodView):
-    @blp.arguments(s.MintRequest, location="json")
-    @blp.response(200, s.MintResponse)
+    @blp.arguments(s.MintRequest(), location="json")
+    @blp.response(200, s.MintResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a session for a user the login server has authenticated."""
@@ -44,7 +44,7 @@ class Mint(MethodView):
 
 @blp.route("/api/user/refresh-token/import")
 class Import(MethodView):
-    @blp.arguments(s.ImportRequest, location="json")
+    @blp.arguments(s.ImportRequest(), location="json")
     @blp.response(200)
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> Response:
