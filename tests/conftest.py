@@ -109,7 +109,7 @@ def app(redis_client: redis.Redis, redis_server: RedisServer):  # type: ignore[n
 
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
+    return app.test_client(use_cookies=False)
 
 
 @pytest.fixture

@@ -32,8 +32,11 @@ def test_exchange_returns_a_new_access_token_with_the_session_id_and_cookies(cli
 def test_the_refresh_token_cookie_wins_over_the_body(client):
     app_id = new_application(client)
     minted = mint(client, user(), app_id)
-    client.set_cookie("refresh_token", minted["refreshToken"])
-    response = client.post("/api/jwt/refresh", json={"refreshToken": "not-a-token"})
+    response = client.post(
+        "/api/jwt/refresh",
+        json={"refreshToken": "not-a-token"},
+        headers={"Cookie": f"refresh_token={minted['refreshToken']}"},
+    )
     assert response.status_code == 200
 
 

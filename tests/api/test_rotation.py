@@ -1,0 +1,155 @@
+"""One-time tokens: rotation keeps the session id, reuse revokes the session, the grace window,
+concurrent exchanges, and session limits."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app import create_app
+from app.store import keys
+from tests.api.helpers import KEY, exchange_status, mint, new_application, user
+from tests.conftest import make_settings
+
+
+def exchange(client, value: str):
+    return client.post("/api/jwt/refresh", json={"refreshToken": value})
+
+
+def one_time_app(client, grace: int = 0, revoke_on_reuse: bool = True, **extra) -> str:
+    return new_application(
+        client,
+        refreshTokenUsagePolicy="OneTimeUse",
+        refreshTokenOneTimeUseConfiguration={"gracePeriodInSeconds": grace},
+        refreshTokenRevocationPolicy={"onOneTimeTokenReuse": revoke_on_reuse},
+        **extra,
+    )
+
+
+def test_each_exchange_rotates_the_value_and_keeps_the_session_id(client):
+    app_id = one_time_app(client)
+    minted = mint(client, user(), app_id)
+    values = [minted["refreshToken"]]
+    for _ in range(4):
+        answer = exchange(client, values[-1]).json
+        assert answer["refreshTokenId"] == minted["refreshTokenId"]
+        assert answer["refreshToken"] not in values
+        assert answer["refreshToken"][0] == minted["refreshToken"][0]  # same bucket
+        values.append(answer["refreshToken"])
+    assert exchange_status(client, values[-1]) == 200
+
+
+@pytest.mark.parametrize("rotations", [1, 2, 5])
+def test_reusing_any_retired_value_revokes_the_whole_session(client, redis_client, rotations):
+    app_id = one_time_app(client)
+    who = user()
+    minted = mint(client, who, app_id)
+    values = [minted["refreshToken"]]
+    for _ in range(rotations):
+        values.append(exchange(client, values[-1]).json["refreshToken"])
+    stolen = values[0] if rotations == 1 else values[rotations // 2]
+    response = exchange(client, stolen)
+    assert response.status_code == 400
+    assert response.json["fieldErrors"]["refreshToken"][0]["code"] == "[invalid]refreshToken"
+    assert exchange_status(client, values[-1]) == 400  # the live value died with the session
+    assert client.get(f"/api/jwt/refresh/{minted['refreshTokenId']}", headers=KEY).status_code == 404
+    stream = redis_client.xrange(f"ev:{keys.TAGS[int(who[-1], 16)]}")
+    reuse = [e for _, e in stream if e["t"] == "jwt.refresh-token.reuse"]
+    assert len(reuse) == 1 and reuse[0]["n"] == "1" and reuse[0]["u"] == who
+
+
+def test_without_revoke_on_reuse_a_retired_value_is_refused_but_the_session_lives(client):
+    app_id = one_time_app(client, revoke_on_reuse=False)
+    minted = mint(client, user(), app_id)
+    current = exchange(client, minted["refreshToken"]).json["refreshToken"]
+    assert exchange_status(client, minted["refreshToken"]) == 400
+    assert exchange_status(client, current) == 200
+
+
+def test_within_the_grace_period_the_previous_value_gets_the_current_one(client):
+    app_id = one_time_app(client, grace=30)
+    minted = mint(client, user(), app_id)
+    current = exchange(client, minted["refreshToken"]).json["refreshToken"]
+    retry = exchange(client, minted["refreshToken"])
+    assert retry.status_code == 200 and retry.json["refreshToken"] == current
+    assert exchange_status(client, current) == 200  # it rotates on: `current` is now retired
+    assert exchange_status(client, minted["refreshToken"]) == 400  # two rotations back: reuse
+
+
+def test_the_grace_period_ends(client, redis_client):
+    app_id = one_time_app(client, grace=1)
+    minted = mint(client, user(), app_id)
+    exchange(client, minted["refreshToken"])
+    record = keys.record(keys.TAGS[int(minted["refreshTokenId"][-1], 16)], minted["refreshTokenId"])
+    redis_client.hincrby(record, "ra", -2000)  # as if the rotation happened two seconds ago
+    assert exchange_status(client, minted["refreshToken"]) == 400
+
+
+def test_a_grace_period_never_stores_a_refresh_token_in_plain_text(client, redis_client):
+    app_id = one_time_app(client, grace=60)
+    minted = mint(client, user(), app_id)
+    current = exchange(client, minted["refreshToken"]).json["refreshToken"]
+    dump = " ".join(str(redis_client.dump(k)) for k in redis_client.scan_iter())
+    assert current not in dump and minted["refreshToken"] not in dump
+
+
+@pytest.mark.parametrize("grace", [0, 30])
+def test_sixteen_concurrent_exchanges_of_one_value_have_exactly_one_winner(redis_server, redis_client, grace):
+    app = create_app(make_settings(redis_server.url))
+    app_id = one_time_app(app.test_client(use_cookies=False), grace=grace)
+    minted = mint(app.test_client(use_cookies=False), user(), app_id)
+    barrier = threading.Barrier(16)
+    answers: list[tuple[int, str | None]] = []
+
+    def go() -> None:
+        client = app.test_client(use_cookies=False)
+        barrier.wait()
+        response = exchange(client, minted["refreshToken"])
+        answers.append((response.status_code, (response.json or {}).get("refreshToken")))
+
+    threads = [threading.Thread(target=go) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rotated = {value for status, value in answers if status == 200 and value != minted["refreshToken"]}
+    assert len(rotated) == 1
+    client = app.test_client(use_cookies=False)
+    if grace:
+        # losers within the grace period get the winner's value; the session lives on
+        assert all(status == 200 for status, _ in answers)
+        assert exchange_status(client, rotated.pop()) == 200
+    else:
+        # losers are replays: refused, and the session (the winner's value included) is revoked
+        assert sum(status == 200 for status, _ in answers) == 1
+        assert exchange_status(client, rotated.pop()) == 400
+
+
+def test_a_session_limit_evicts_the_oldest_session(client):
+    app_id = new_application(client, refreshTokenSessionLimit={"maximumSessions": 2, "policy": "EvictOldest"})
+    who = user()
+    first, second, third = (mint(client, who, app_id) for _ in range(3))
+    assert exchange_status(client, first["refreshToken"]) == 400
+    assert exchange_status(client, second["refreshToken"]) == 200
+    assert exchange_status(client, third["refreshToken"]) == 200
+    other_app = new_application(client)
+    assert exchange_status(client, mint(client, who, other_app)["refreshToken"]) == 200
+    assert (
+        len(client.get(f"/api/jwt/refresh?userId={who}&applicationId={app_id}", headers=KEY).json["refreshTokens"]) == 2
+    )
+
+
+def test_a_session_limit_can_reject_new_sessions_instead(client):
+    app_id = new_application(client, refreshTokenSessionLimit={"maximumSessions": 1, "policy": "RejectNew"})
+    who = user()
+    first = mint(client, who, app_id)
+    refused = client.post("/api/user/refresh-token", json={"userId": who, "applicationId": app_id}, headers=KEY)
+    assert refused.status_code == 400
+    assert refused.json["generalErrors"][0]["code"] == "[SessionLimitReached]"
+    assert exchange_status(client, first["refreshToken"]) == 200
+    client.delete(f"/api/jwt/refresh/{first['refreshTokenId']}", headers=KEY)
+    assert (
+        client.post("/api/user/refresh-token", json={"userId": who, "applicationId": app_id}, headers=KEY).status_code
+        == 200
+    )
