@@ -38,6 +38,9 @@ class Exchange:
     refresh_token: str
     refresh_token_id: str
     refresh_expiry_ms: int
+    user_id: str = ""
+    access_ttl_seconds: int = 0
+    scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,14 @@ class Page:
 
 def _bucket(uuid_text: str) -> int:
     return int(uuid_text[-1], 16)
+
+
+class InvalidRefreshToken(FieldError):
+    """FusionAuth's 400 for a refresh token that cannot be used; `reason` is for OAuth's answers."""
+
+    def __init__(self, reason: str = "unknown"):
+        super().__init__("refreshToken", "invalid", "The refresh token is invalid, revoked or expired.")
+        self.reason = reason
 
 
 def _invalid_refresh_token() -> FieldError:
@@ -133,11 +144,21 @@ class TokenService:
 
     # -- exchange ------------------------------------------------------------------------------
     def exchange(
-        self, caller: Caller, value: str | None, ttl_seconds: int | None, info: dict[str, Any] | None = None
+        self,
+        caller: Caller,
+        value: str | None,
+        ttl_seconds: int | None,
+        info: dict[str, Any] | None = None,
+        *,
+        client_id: str | None = None,
+        scopes: list[str] | None = None,
     ) -> Exchange:
         """A new access JWT for a live refresh token (the token is the credential). A one-time token
         rotates: its old value is retired and the session (same id) gets a new one. An old value
-        presented within the grace window gets the current value back; after it, it is reuse."""
+        presented within the grace window gets the current value back; after it, it is reuse.
+        An OAuth client (client_id) may only use its own tokens, and may narrow their scopes.
+        `ttl_seconds` can only shorten the access token's life: a larger one is ignored (refusing
+        it after a one-time token had rotated would lose the session)."""
         if not value:
             raise FieldError("refreshToken", "missing", "You must specify a refresh token.")
         token_digest = keys.digest(value)
@@ -149,30 +170,30 @@ class TokenService:
 
         event = events.build(events.REFRESH, caller, info, scope="token")
         result = self._store.exchange(
-            token_digest, keys.tag_of_token(value, token_digest), caller.address, event, next_value
+            token_digest,
+            keys.tag_of_token(value, token_digest),
+            caller.address,
+            event,
+            next_value,
+            application_id=client_id or "",
+            scopes=" ".join(scopes or []),
         )
         if isinstance(result, str):
-            raise _invalid_refresh_token()
+            raise InvalidRefreshToken(result)
         application = self._registry.application(result.application_id)
         if application is None or not application.active or not application.allows_token_refresh:
             raise _invalid_refresh_token()
         if caller.tenant_id and application.tenant_id != caller.tenant_id:
             raise _invalid_refresh_token()
-        ttl = application.policy.access_ttl_seconds
-        if ttl_seconds is not None:
-            if ttl_seconds > ttl:
-                raise FieldError(
-                    "timeToLiveInSeconds",
-                    "invalid",
-                    f"The timeToLiveInSeconds may not exceed the configured [{ttl}] seconds.",
-                )
-            ttl = ttl_seconds
+        ttl = min(ttl_seconds or application.policy.access_ttl_seconds, application.policy.access_ttl_seconds)
         if result.sealed_current is not None:
             current = _unseal(value, result.sealed_current)
         else:
             current = minted["value"] if result.rotated else value
-        access, _ = self._access_token(application, result.user_id, result.token_id, result.meta, ttl)
-        return Exchange(access, current, result.token_id, result.expiry)
+        meta = {**result.meta, "scopes": scopes} if scopes else result.meta
+        access, _ = self._access_token(application, result.user_id, result.token_id, meta, ttl)
+        scope = " ".join(meta.get("scopes") or []) or None
+        return Exchange(access, current, result.token_id, result.expiry, result.user_id, ttl, scope)
 
     # -- revocation ----------------------------------------------------------------------------
     def revoke(

@@ -133,23 +133,44 @@ class RefreshTokenStore:
         return args
 
     def exchange(
-        self, token_digest: str, tag: str, address: str, event: str, next_value: Callable[[str], tuple[str, str]]
+        self,
+        token_digest: str,
+        tag: str,
+        address: str,
+        event: str,
+        next_value: Callable[[str], tuple[str, str]],
+        *,
+        application_id: str = "",
+        scopes: str = "",
     ) -> Exchanged | str:
         """Use a token by the digest of its value; returns Exchanged or why it is invalid ("reuse" when
         an old value of a one-time token came back). `next_value(tag)` gives the digest and sealed form
-        of the value a one-time token rotates to, minted for the bucket its record lives in.
+        of the value a one-time token rotates to, minted for the bucket its record lives in. With
+        `application_id`, a token of another application is "client"; with `scopes` (space-separated),
+        asking for a scope the token was not granted is "scope": both without any change.
 
         When the value's pointer lives in another bucket than its record and the exchange slides the
         token's expiry, a third round trip extends that pointer too (no script may touch both slots).
         """
         pointer = keys.pointer(tag, token_digest)
         next_digest, sealed = next_value(tag)
-        args: list[Any] = [tag, "d", token_digest, address, next_digest, sealed, self._maxlen, event]
+        args: list[Any] = [
+            tag,
+            "d",
+            token_digest,
+            address,
+            next_digest,
+            sealed,
+            self._maxlen,
+            event,
+            application_id,
+            scopes,
+        ]
         result = self._scripts.exchange(keys=[pointer], args=args)
         if result[0] == "redirect":
             tag = _tag(result[1])
             next_digest, sealed = next_value(tag)
-            args = [tag, "i", token_digest, address, next_digest, sealed, self._maxlen, event]
+            args = [tag, "i", token_digest, address, next_digest, sealed, self._maxlen, event, application_id, scopes]
             result = self._scripts.exchange(keys=[keys.record(tag, result[1])], args=args)
             if result[0] == "ok" and int(result[8]):
                 # GT: never shorten it, should a concurrent exchange have slid it further already.

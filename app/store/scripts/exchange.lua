@@ -4,11 +4,14 @@
 -- ARGV: [1] tag, [2] mode, [3] digest of the presented value, [4] caller address,
 --       [5] digest of the next value (used only by a one-time token, whose record is in this tag),
 --       [6] the next value sealed under the presented one (kept for the grace window),
---       [7] stream max length, [8] event JSON (type set here: jwt.refresh or jwt.refresh-token.reuse)
+--       [7] stream max length, [8] event JSON (type set here: jwt.refresh or jwt.refresh-token.reuse),
+--       [9] the application the token must belong to ('' = any; an OAuth client's own tokens only),
+--       [10] scopes the caller asks for, space-separated ('' = all it was granted)
 -- Returns: { 'ok', id, user, app, tenant, metaData JSON, expiry, start instant, slid (1|0), rotated (1|0) }
 --          { 'grace', id, user, app, tenant, metaData JSON, expiry, start instant, 0, 0, sealed current value }
 --          { 'redirect', id } (the record lives in another bucket: call again with mode 'i')
---          { 'invalid', reason } (unknown, revoked, expired, reuse)
+--          { 'invalid', reason } (unknown, revoked, expired, reuse, client, scope); an 'invalid'
+--          answer for 'client' or 'scope' changes nothing
 -- A one-time token's record keeps `ou` = "<grace ms>:<revoke on reuse 1|0>", `pd` the previous
 -- digest, `ra` the rotation instant and `gv` the sealed current value. Every old value's pointer
 -- stays until the token's expiry, so presenting it again is recognised as reuse, not as unknown.
@@ -22,6 +25,17 @@ local now = now_ms()
 local x = tonumber(f[5])
 if x <= now then return { 'invalid', 'expired' } end
 local owner = { f[1], f[2], f[3] }
+if ARGV[9] ~= '' and f[2] ~= ARGV[9] then return { 'invalid', 'client' } end
+if ARGV[10] ~= '' then
+  local granted = {}
+  local held = cjson.decode(f[4]).scopes
+  if type(held) == 'table' then
+    for _, scope in ipairs(held) do granted[scope] = true end
+  end
+  for scope in string.gmatch(ARGV[10], '%S+') do
+    if not granted[scope] then return { 'invalid', 'scope' } end
+  end
+end
 if f[9] ~= ARGV[3] then
   if not f[11] then return { 'invalid', 'unknown' } end
   local grace, revoke = string.match(f[11], '^(%d+):(%d)$')
