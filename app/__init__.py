@@ -15,6 +15,7 @@ from app.apikeys import ApiKeys
 from app.applications import Registry
 from app.config import Settings
 from app.errors import register_error_handlers
+from app.oauth import OAuth
 from app.schemas.common import Errors
 from app.signing import KeyRing, Signer
 from app.store.config import ConfigStore
@@ -46,6 +47,7 @@ class Services:
     signer: Signer
     tokens: TokenService
     access: AccessTokens
+    oauth: OAuth
     ready: bool = False
 
     def ensure_ready(self) -> None:
@@ -69,7 +71,8 @@ def build_services(settings: Settings) -> Services:
     store = RefreshTokenStore(client, Scripts.register(client), settings.event_stream_max_length)
     tokens = TokenService(store, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
     access = AccessTokens(store, registry, signer)
-    return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens, access)
+    oauth = OAuth(tokens, access, registry)
+    return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens, access, oauth)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -21,7 +21,15 @@ from app.caller import Caller
 from app.errors import BadRequest, FieldError, GeneralError, NotFound, Unauthorized
 from app.signing import Signer
 from app.store import keys
-from app.store.tokens import DuplicateToken, NewToken, RefreshTokenStore, RevokeCount, SessionLimitReached, StoredToken
+from app.store.tokens import (
+    DuplicateToken,
+    NewToken,
+    RefreshTokenStore,
+    RevokeCount,
+    Revoked,
+    SessionLimitReached,
+    StoredToken,
+)
 
 
 @dataclass(frozen=True)
@@ -275,7 +283,7 @@ class TokenService:
             owner=owner,
             tenant=caller.tenant_id or "",
         )
-        if revoked is None:
+        if not isinstance(revoked, Revoked):
             raise NotFound()
         return RevokeCount(1, 0, [revoked.token_id])
 
@@ -292,9 +300,28 @@ class TokenService:
         found = self._store.revoke_token(
             event=events.build(events.REVOKE, caller, info, scope="token"), token_digest=token_digest, tag=tag
         )
-        if found is not None:
+        if isinstance(found, Revoked):
             event = events.build(events.REVOKE, caller, info, scope="user", user_id=found.user_id)
             self._store.revoke_user(found.user_id, None, tenant="", cap=self._ids_cap, event=event)
+
+    def revoke_for_client(self, caller: Caller, client_id: str, value: str, token_id: str | None = None) -> str:
+        """RFC 7009: revoke a refresh token (by value, or its session by id): "revoked", "foreign"
+        (another client's: left alone) or "missing" (unknown or already dead)."""
+        event = events.build(events.REVOKE, caller, None, scope="token", application_id=client_id)
+        if token_id is not None:
+            result = self._store.revoke_token(event=event, token_id=token_id, application_id=client_id)
+        else:
+            token_digest = keys.digest(value)
+            tag = keys.tag_of_token(value, token_digest)
+            result = self._store.revoke_token(event=event, token_digest=token_digest, tag=tag, application_id=client_id)
+        if isinstance(result, Revoked):
+            return "revoked"
+        return result or "missing"
+
+    def find(self, value: str) -> StoredToken | None:
+        """The live token with this current value (for introspection; changes nothing)."""
+        token_digest = keys.digest(value)
+        return self._store.find(token_digest, keys.tag_of_token(value, token_digest))
 
     # -- retrieval -----------------------------------------------------------------------------
     def list_tokens(

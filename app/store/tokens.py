@@ -197,26 +197,38 @@ class RefreshTokenStore:
         token_id: str | None = None,
         owner: str = "",
         tenant: str = "",
-    ) -> Revoked | None:
-        """Revoke one live token by value digest (with its pointer's tag) or by id; None if not live."""
+        application_id: str = "",
+    ) -> Revoked | str | None:
+        """Revoke one live token by value digest (with its pointer's tag) or by id; None if not live,
+        "foreign" if it is live but not of `application_id` (when given; nothing changes then)."""
         if token_id is not None:
             tag = _tag(token_id)
             key, mode, token_digest = keys.record(tag, token_id), "i", ""
         else:
             assert token_digest is not None and tag is not None
             key, mode = keys.pointer(tag, token_digest), "d"
-        result = self._scripts.revoke_token(
-            keys=[key], args=[tag, mode, token_digest, owner, tenant, self._maxlen, event]
-        )
+        args: list[Any] = [tag, mode, token_digest, owner, tenant, self._maxlen, event, application_id]
+        result = self._scripts.revoke_token(keys=[key], args=args)
         if result[0] == "redirect":
             tag = _tag(result[1])
-            result = self._scripts.revoke_token(
-                keys=[keys.record(tag, result[1])],
-                args=[tag, "i", token_digest, owner, tenant, self._maxlen, event],
-            )
+            args = [tag, "i", token_digest, owner, tenant, self._maxlen, event, application_id]
+            result = self._scripts.revoke_token(keys=[keys.record(tag, result[1])], args=args)
+        if result[0] == "foreign":
+            return "foreign"
         if result[0] != "ok":
             return None
         return Revoked(result[1], result[2], result[3], result[4])
+
+    def find(self, token_digest: str, tag: str) -> StoredToken | None:
+        """The live token whose current value has this digest (two reads: its pointer, its record)."""
+        token_id = self._redis.get(keys.pointer(tag, token_digest))
+        if not token_id:
+            return None
+        fields = ("u", "a", "tn", "ii", "si", "x", "la", "lad", "m", "rv", "cd")
+        values: list[str | None] = self._redis.hmget(keys.record(_tag(str(token_id)), str(token_id)), fields)  # type: ignore[assignment]
+        if values[10] != token_digest or values[9] is not None or int(values[5] or 0) <= time.time() * 1000:
+            return None
+        return _stored(str(token_id), values[:9])
 
     def revoke_user(
         self, user_id: str, application_id: str | None, *, tenant: str, cap: int, event: str

@@ -152,9 +152,7 @@ class Service:
         for token in refresh_tokens:
             response = self.client.exchange_refresh_token_for_jwt({"refreshToken": token})
             assert response.status == 400
-            assert (
-                response.error_response["fieldErrors"]["refreshToken"][0]["code"] == "[invalid]refreshToken"
-            )
+            assert response.error_response["fieldErrors"]["refreshToken"][0]["code"] == "[invalid]refreshToken"
 
 
 @pytest.fixture(scope="session")

@@ -92,9 +92,7 @@ def world(service: Service) -> World:
     )
 
 
-def assert_revoked_exactly(
-    service: Service, response: ClientResponse, world: World, revoked: list[Session]
-) -> None:
+def assert_revoked_exactly(service: Service, response: ClientResponse, world: World, revoked: list[Session]) -> None:
     """200 naming exactly the revoked tokens; they no longer exchange, everything else still does."""
     assert response.status == 200, response.error_response
     body = response.success_response
@@ -176,9 +174,7 @@ def test_api_key_limited_to_refresh_endpoints_works_there_and_is_refused_elsewhe
 
     assert limited.retrieve_refresh_tokens(world.bob).status == 200
     assert limited.retrieve_refresh_token_by_id(target.refresh_token_id).status == 200
-    assert_revoked_exactly(
-        service, limited.revoke_refresh_token_by_id(target.refresh_token_id), world, [target]
-    )
+    assert_revoked_exactly(service, limited.revoke_refresh_token_by_id(target.refresh_token_id), world, [target])
 
     minting = raw(
         "POST",
@@ -290,9 +286,7 @@ def test_revoke_refresh_token_with_a_token_revokes_only_that_token(service: Serv
     assert_new_sessions_work(service, (world.alice, world.app1))
 
 
-def test_revoke_refresh_token_with_a_user_id_revokes_all_of_that_users_tokens(
-    service: Service, world: World
-) -> None:
+def test_revoke_refresh_token_with_a_user_id_revokes_all_of_that_users_tokens(service: Service, world: World) -> None:
     response = service.client.revoke_refresh_token(None, world.alice)
 
     assert_revoked_exactly(service, response, world, world.select(world.alice))
@@ -335,9 +329,7 @@ def test_revoke_refresh_token_by_token_revokes_only_that_token(service: Service,
     assert_new_sessions_work(service, (world.alice, world.app2))
 
 
-def test_revoke_refresh_tokens_by_user_id_revokes_all_of_that_users_tokens(
-    service: Service, world: World
-) -> None:
+def test_revoke_refresh_tokens_by_user_id_revokes_all_of_that_users_tokens(service: Service, world: World) -> None:
     response = service.client.revoke_refresh_tokens_by_user_id(world.bob)
 
     assert_revoked_exactly(service, response, world, world.select(world.bob))
@@ -398,9 +390,7 @@ def test_revoking_a_token_twice_answers_404_the_second_time(service: Service) ->
     service.assert_revoked(session.refresh_token)
 
 
-def test_revoking_a_users_tokens_twice_reports_them_as_previously_invalidated(
-    service: Service, world: World
-) -> None:
+def test_revoking_a_users_tokens_twice_reports_them_as_previously_invalidated(service: Service, world: World) -> None:
     first = service.client.revoke_refresh_tokens_by_user_id(world.alice)
     assert first.status == 200
     assert first.success_response["invalidatedTokens"] == 3
@@ -428,9 +418,7 @@ def test_revoking_an_applications_tokens_twice_reports_them_as_previously_invali
     assert second.success_response["refreshTokenIds"] == []
 
 
-def test_revoking_for_an_unknown_application_answers_400_invalid_application_id(
-    service: Service, world: World
-) -> None:
+def test_revoking_for_an_unknown_application_answers_400_invalid_application_id(service: Service, world: World) -> None:
     unknown = new_id()
 
     for response in (
@@ -467,9 +455,7 @@ def test_a_wrong_api_key_answers_401(service: Service, world: World) -> None:
 
 
 # -- logout -------------------------------------------------------------------------------------
-def test_global_logout_revokes_all_of_that_users_tokens_and_no_one_elses(
-    service: Service, world: World
-) -> None:
+def test_global_logout_revokes_all_of_that_users_tokens_and_no_one_elses(service: Service, world: World) -> None:
     response = service.client.logout(True, world.select(world.alice, world.app2)[0].refresh_token)
 
     assert response.status == 200
@@ -545,9 +531,7 @@ def test_reimporting_an_existing_token_answers_400_duplicate(
 ) -> None:
     _, tokens = imported
 
-    response = service.client.import_refresh_tokens(
-        {"refreshTokens": [tokens[3]], "validateDbConstraints": False}
-    )
+    response = service.client.import_refresh_tokens({"refreshTokens": [tokens[3]], "validateDbConstraints": False})
 
     assert response.status == 400
     errors = response.error_response["fieldErrors"]
@@ -560,9 +544,7 @@ def test_reimporting_an_existing_token_answers_400_duplicate(
 def test_user_revokes_their_own_token_by_id_with_their_access_token(service: Service, world: World) -> None:
     target = world.select(world.alice, world.app1)[0]
 
-    response = raw(
-        "DELETE", service, f"/api/jwt/refresh/{target.refresh_token_id}", f"Bearer {target.access_token}"
-    )
+    response = raw("DELETE", service, f"/api/jwt/refresh/{target.refresh_token_id}", f"Bearer {target.access_token}")
 
     assert response.status_code == 200, response.text
     service.assert_revoked(target.refresh_token)
@@ -573,9 +555,7 @@ def test_user_access_token_cannot_revoke_another_users_token(service: Service, w
     alice = world.select(world.alice, world.app1)[0]
     bobs = world.select(world.bob, world.app1)[0]
 
-    response = raw(
-        "DELETE", service, f"/api/jwt/refresh/{bobs.refresh_token_id}", f"Bearer {alice.access_token}"
-    )
+    response = raw("DELETE", service, f"/api/jwt/refresh/{bobs.refresh_token_id}", f"Bearer {alice.access_token}")
 
     assert response.status_code == 404
     service.assert_live(*(s.refresh_token for s in world.sessions))

@@ -1,8 +1,10 @@
 -- Revoke one token, found by value (mode 'd') or by id (mode 'i'), and record the event.
 -- KEYS: [1] dg:{t}:<digest> (mode 'd') or rt:{t}:<id> (mode 'i')
 -- ARGV: [1] tag, [2] mode, [3] digest ('' with mode 'i'), [4] owner user id ('' = any),
---       [5] tenant id ('' = any), [6] stream max length, [7] event JSON
+--       [5] tenant id ('' = any), [6] stream max length, [7] event JSON,
+--       [8] application id ('' = any: an OAuth client may revoke only its own tokens)
 -- Returns: { 'ok', id, user, app, tenant } | { 'redirect', id } | { 'missing' }
+--          | { 'foreign' } (a live token of another application, when [8] is given; unchanged)
 -- A tombstone, an expired token, another owner's or tenant's token, or an old rotated value
 -- are all 'missing' (404), as FusionAuth answers.
 local id, rk = locate(ARGV[2], KEYS[1])
@@ -13,6 +15,10 @@ if not f[1] or f[5] then return { 'missing' } end
 if ARGV[3] ~= '' and f[4] ~= ARGV[3] then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
 if ARGV[5] ~= '' and f[3] ~= ARGV[5] then return { 'missing' } end
+if (ARGV[8] or '') ~= '' and f[2] ~= ARGV[8] then
+  if tonumber(f[6]) > now_ms() then return { 'foreign' } end
+  return { 'missing' }
+end
 local now = now_ms()
 local dead = {}
 if revoke_record(id, now, dead) ~= 1 then return { 'missing' } end
