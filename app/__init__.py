@@ -70,7 +70,7 @@ def build_services(settings: Settings) -> Services:
     registry = Registry(config, settings.cache_seconds, key_exists=lambda key_id: keys.get(key_id) is not None)
     store = RefreshTokenStore(client, Scripts.register(client), settings.event_stream_max_length)
     tokens = TokenService(store, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
-    access = AccessTokens(store, registry, signer)
+    access = AccessTokens(store, registry, signer, tokens)
     oauth = OAuth(tokens, access, registry)
     return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens, access, oauth)
 

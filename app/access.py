@@ -6,17 +6,20 @@ import uuid
 from typing import Any
 
 from app.applications import Registry
+from app.caller import Caller
 from app.errors import FieldError, Unauthorized
 from app.signing import Signer
 from app.store.tokens import RefreshTokenStore
+from app.tokens import TokenService
 
 RESERVED = ("exp", "iat", "nbf", "jti")
 DEFAULT_VEND_TTL = 3600
 
 
 class AccessTokens:
-    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer):
+    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer, tokens: TokenService):
         self._store = store
+        self._tokens = tokens
         self._registry = registry
         self._signer = signer
 
@@ -42,25 +45,35 @@ class AccessTokens:
         token, _ = self._signer.sign(own, ttl_seconds or DEFAULT_VEND_TTL, key)
         return token
 
-    def issue(self, caller_token: str | None, application_id: str | None) -> str:
-        """An access token for another application, for the user of a valid access token."""
+    def issue(
+        self, caller: Caller, caller_token: str | None, application_id: str | None, refresh_token: str | None
+    ) -> dict[str, str]:
+        """FusionAuth's issue: an access token for another application, for the user of a valid access
+        token; with a live refresh token of that user, also a refresh token for the target application
+        that keeps the original session's start (so a maximum lifetime cannot be extended this way)."""
         claims = self.validate(caller_token)
+        if "sub" not in claims:
+            raise Unauthorized()
         if not application_id:
             raise FieldError("applicationId", "missing", "You must specify the applicationId.")
         application = self._registry.application(application_id)
         if application is None or application.tenant_id != claims.get("tid", application.tenant_id):
             raise FieldError("applicationId", "invalid", f"No application exists with Id [{application_id}].")
-        if "sub" not in claims:
-            raise Unauthorized()
         issued = {
             "sub": claims["sub"],
             "aud": application.id,
             "applicationId": application.id,
             "tid": application.tenant_id,
         }
+        session = self._tokens.find(refresh_token) if refresh_token else None
+        if session is not None and session.user_id == claims["sub"] and application.generates_refresh_tokens:
+            minted = self._tokens.mint(
+                caller, session.user_id, application.id, session.meta, None, start_instant=session.start_instant
+            )
+            return {"token": minted.access_token, "refreshToken": minted.refresh_token}
         key = self._signer.keys.get(application.access_token_key_id) if application.access_token_key_id else None
         token, _ = self._signer.sign(issued, application.policy.access_ttl_seconds, key)
-        return token
+        return {"token": token}
 
 
 def _is_uuid(value: object) -> bool:

@@ -96,8 +96,10 @@ class TokenService:
         application_id: str,
         meta: dict[str, Any],
         info: dict[str, Any] | None,
+        start_instant: int | None = None,
     ) -> Minted:
-        """A new session for a user the caller has authenticated: a refresh token and an access JWT."""
+        """A new session for a user the caller has authenticated: a refresh token and an access JWT.
+        `start_instant` carries an earlier session's start over (FusionAuth's issue API)."""
         application = self._application(caller, application_id)
         if not application.active or not application.generates_refresh_tokens:
             raise FieldError(
@@ -115,6 +117,7 @@ class TokenService:
             meta=meta,
             one_time=application.policy.one_time_code,
             session_limit=application.policy.session_limit_code,
+            start_instant=start_instant,
         )
         event = events.build(
             events.CREATE,

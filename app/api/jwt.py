@@ -146,12 +146,14 @@ class Vend(MethodView):
 @blp.route("/api/jwt/issue")
 class Issue(MethodView):
     @blp.arguments(s.IssueArgs(), location="query")
-    @blp.response(200, s.TokenResponse())
+    @blp.response(200, s.IssueResponse())
     @blp.alt_response(400, schema=Errors)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """An access token for another application, for the holder of a valid access token."""
+        """An access token for another application, for the holder of a valid access token (and a
+        refresh token there, given one of theirs: the `refresh_token` cookie wins over the query)."""
         application_id = str(args["applicationId"]) if args.get("applicationId") else None
-        return {"token": services().access.issue(_bearer(), application_id)}
+        refresh = request.cookies.get("refresh_token") or args.get("refreshToken")
+        return services().access.issue(auth.anonymous(), _bearer(), application_id, refresh)
 
 
 def _set_token_cookies(response: Response, access: str, refresh: str, refresh_expiry_ms: int) -> None:

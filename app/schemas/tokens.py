@@ -150,3 +150,8 @@ class IssueArgs(Wire):
 
 class TokenResponse(Wire):
     token = fields.String()
+
+
+class IssueResponse(Wire):
+    token = fields.String()
+    refreshToken = fields.String(metadata={"description": "only when a live refresh token of the user was sent"})

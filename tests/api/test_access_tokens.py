@@ -115,3 +115,24 @@ def test_issue_gives_a_token_for_another_application_to_the_same_user(client):
         == 400
     )
     assert client.get(f"/api/jwt/issue?applicationId={second}").status_code == 401
+
+
+def test_issue_with_a_refresh_token_starts_a_session_there_that_keeps_the_original_start(client):
+    first, second = new_application(client), new_application(client)
+    who = user()
+    minted = mint(client, who, first)
+    bearer = {"Authorization": f"Bearer {minted['token']}"}
+    answer = client.get(
+        f"/api/jwt/issue?applicationId={second}&refreshToken={minted['refreshToken']}", headers=bearer
+    ).json
+    assert answer["refreshToken"] and answer["refreshToken"] != minted["refreshToken"]
+    assert client.post("/api/jwt/refresh", json={"refreshToken": answer["refreshToken"]}).status_code == 200
+    listed = {
+        t["applicationId"]: t for t in client.get(f"/api/jwt/refresh?userId={who}", headers=KEY).json["refreshTokens"]
+    }
+    assert listed[second]["startInstant"] == listed[first]["startInstant"]
+    stranger = mint(client, user(), first)
+    other = client.get(
+        f"/api/jwt/issue?applicationId={second}&refreshToken={stranger['refreshToken']}", headers=bearer
+    ).json
+    assert "refreshToken" not in other  # someone else's refresh token earns nothing
