@@ -99,3 +99,23 @@ def test_the_bootstrap_key_is_created_once_across_processes(redis_server, redis_
     assert second.get("/api/application", headers=KEY).status_code == 200
     assert len(redis_client.smembers("cfg:keys")) == 1
     assert len(redis_client.smembers("cfg:tenants")) == 1
+
+
+def test_access_token_lifetime_comes_from_the_application_then_the_tenant_then_the_default(client):
+    import jwt as pyjwt
+
+    tenant = client.post(
+        "/api/tenant", json={"tenant": {"name": "short", "jwtConfiguration": {"timeToLiveInSeconds": 120}}}, headers=KEY
+    ).json["tenant"]
+
+    def ttl(app_body: dict) -> int:
+        app_id = client.post("/api/application", json={"application": {"name": "t", **app_body}}, headers=KEY).json[
+            "application"
+        ]["id"]
+        claims = pyjwt.decode(mint(client, user(), app_id)["token"], options={"verify_signature": False})
+        return int(claims["exp"] - claims["iat"])
+
+    assert ttl({}) == 3600
+    assert ttl({"tenantId": tenant["id"]}) == 120
+    assert ttl({"tenantId": tenant["id"], "jwtConfiguration": {"enabled": True, "timeToLiveInSeconds": 60}}) == 60
+    assert ttl({"tenantId": tenant["id"], "jwtConfiguration": {"enabled": False, "timeToLiveInSeconds": 60}}) == 120
