@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Response, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import auth
 from app.api.common import event_info, services
+from app.api.parsing import Blueprint
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
