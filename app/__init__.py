@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from app.apikeys import ApiKeys
 from app.applications import Registry
 from app.config import Settings
 from app.errors import register_error_handlers
+from app.invalidation import Invalidation
 from app.oauth import OAuth
 from app.schemas.common import Errors
 from app.signing import KeyRing, Signer
@@ -22,6 +24,7 @@ from app.store.config import ConfigStore
 from app.store.connection import connect
 from app.store.lua import Scripts
 from app.store.tokens import RefreshTokenStore
+from app.store.watermarks import WatermarkStore
 from app.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class Services:
     tokens: TokenService
     access: AccessTokens
     oauth: OAuth
+    invalidation: Invalidation
     ready: bool = False
 
     def ensure_ready(self) -> None:
@@ -68,11 +72,15 @@ def build_services(settings: Settings) -> Services:
     keys = KeyRing(config, settings.master_key, settings.cache_seconds)
     signer = Signer(keys, settings.issuer)
     registry = Registry(config, settings.cache_seconds, key_exists=lambda key_id: keys.get(key_id) is not None)
-    store = RefreshTokenStore(client, Scripts.register(client), settings.event_stream_max_length)
-    tokens = TokenService(store, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
-    access = AccessTokens(store, registry, signer, tokens)
+    scripts = Scripts.register(client)
+    store = RefreshTokenStore(client, scripts, settings.event_stream_max_length)
+    watermarks = WatermarkStore(client, scripts, settings.event_stream_max_length)
+    tokens = TokenService(store, watermarks, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
+    access = AccessTokens(store, watermarks, registry, signer, tokens)
     oauth = OAuth(tokens, access, registry)
-    return Services(settings, client, registry, ApiKeys(config, settings.cache_seconds), signer, tokens, access, oauth)
+    invalidation = Invalidation(tokens, watermarks, access, registry, settings.revoke_ids_cap)
+    api_keys = ApiKeys(config, settings.cache_seconds)
+    return Services(settings, client, registry, api_keys, signer, tokens, access, oauth, invalidation)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -113,4 +121,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.assets)
     if not settings.redis_url:
         services.ensure_ready()
+        # no separate worker can reach an in-process store: the web process buries watermarked tokens
+        from app.worker import cleaner_for
+
+        threading.Thread(target=cleaner_for(services.redis, settings).run, name="cleanup", daemon=True).start()
     return app

@@ -10,6 +10,7 @@ from app.caller import Caller
 from app.errors import FieldError, Unauthorized
 from app.signing import Signer
 from app.store.tokens import RefreshTokenStore
+from app.store.watermarks import WatermarkStore
 from app.tokens import TokenService
 
 RESERVED = ("exp", "iat", "nbf", "jti")
@@ -17,8 +18,16 @@ DEFAULT_VEND_TTL = 3600
 
 
 class AccessTokens:
-    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer, tokens: TokenService):
+    def __init__(
+        self,
+        store: RefreshTokenStore,
+        watermarks: WatermarkStore,
+        registry: Registry,
+        signer: Signer,
+        tokens: TokenService,
+    ):
         self._store = store
+        self._watermarks = watermarks
         self._tokens = tokens
         self._registry = registry
         self._signer = signer
@@ -29,10 +38,19 @@ class AccessTokens:
         claims = self._signer.verify(token or "", require=("exp", "iat")) if token else None
         if claims is None:
             raise Unauthorized()
-        sid = claims.get("sid")
-        if sid is not None and not (_is_uuid(sid) and self._store.session_is_live(str(sid))):
+        sid, jti = claims.get("sid"), claims.get("jti")
+        jti = str(jti) if _is_uuid(jti) else ""
+        if sid is not None:
+            # the session's record and the token's denial share a slot: one call checks both
+            if not (_is_uuid(sid) and self._store.session_is_live(str(sid), jti)):
+                raise Unauthorized()
+        elif jti and self._watermarks.is_denied(jti):
             raise Unauthorized()
         return claims
+
+    def decode_ignoring_expiry(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token we signed, expired or not (to deny one that may still be in use)."""
+        return self._signer.verify(token, require=("exp",), verify_exp=False)
 
     def vend(self, claims: dict[str, Any], key_id: str | None, ttl_seconds: int | None) -> str:
         """FusionAuth's vend: sign arbitrary claims (exp, iat, nbf and jti are ours to set)."""

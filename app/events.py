@@ -20,7 +20,8 @@ IMPORT = "jwt.refresh-token.import"
 REVOKE = "jwt.refresh-token.revoke"
 REFRESH = "jwt.refresh"
 REUSE = "jwt.refresh-token.reuse"
-COUNTED = (REVOKE, REUSE)
+INVALIDATE_ALL = "user.invalidate-all"
+COUNTED = (REVOKE, REUSE, INVALIDATE_ALL)
 
 
 def build(

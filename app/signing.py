@@ -245,7 +245,9 @@ class Signer:
         token = jwt.encode(payload, key.signing, algorithm=key.algorithm, headers={"kid": key.kid})
         return token, payload["exp"]
 
-    def verify(self, token: str, require: tuple[str, ...] = ("exp", "iat", "sub")) -> dict[str, Any] | None:
+    def verify(
+        self, token: str, require: tuple[str, ...] = ("exp", "iat", "sub"), verify_exp: bool = True
+    ) -> dict[str, Any] | None:
         """The claims of an unexpired JWT signed by one of our keys, with that key's algorithm; or None."""
         try:
             header = jwt.get_unverified_header(token)
@@ -257,7 +259,7 @@ class Signer:
                 key.verifying,
                 algorithms=[key.algorithm],
                 issuer=self._issuer,
-                options={"require": list(require), "verify_aud": False},
+                options={"require": list(require), "verify_aud": False, "verify_exp": verify_exp},
             )
             return claims
         except (jwt.PyJWTError, ValueError, TypeError):

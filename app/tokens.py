@@ -30,6 +30,7 @@ from app.store.tokens import (
     SessionLimitReached,
     StoredToken,
 )
+from app.store.watermarks import WatermarkStore
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,16 @@ def _invalid_refresh_token() -> FieldError:
 
 
 class TokenService:
-    def __init__(self, store: RefreshTokenStore, registry: Registry, signer: Signer, ids_cap: int, list_max: int):
+    def __init__(
+        self,
+        store: RefreshTokenStore,
+        watermarks: WatermarkStore,
+        registry: Registry,
+        signer: Signer,
+        ids_cap: int,
+        list_max: int,
+    ):
+        self._watermarks = watermarks
         self._store = store
         self._registry = registry
         self._signer = signer
@@ -141,6 +151,7 @@ class TokenService:
         self, application: Application, user_id: str, token_id: str, meta: dict[str, Any], ttl: int
     ) -> tuple[str, int]:
         claims: dict[str, Any] = {
+            "jti": str(keys.new_token_id(_bucket(token_id))),  # in the session's bucket: one-slot checks
             "sub": user_id,
             "aud": application.id,
             "sid": token_id,
@@ -257,8 +268,8 @@ class TokenService:
             application_id=application_id,
             application_ttls={application_id: application.policy.access_ttl_seconds},
         )
-        return self._store.revoke_application(
-            application_id, tenant=caller.tenant_id or "", cap=self._ids_cap, event=event
+        return self._watermarks.revoke_applications(
+            [application_id], cap=self._ids_cap, event=event, access_ttl_ms=application.policy.access_ttl_seconds * 1000
         )
 
     def revoke_by_id(self, caller: Caller, token_id: str, info: dict[str, Any] | None) -> RevokeCount:
@@ -320,6 +331,12 @@ class TokenService:
         if isinstance(result, Revoked):
             return "revoked"
         return result or "missing"
+
+    def was_revoked(self, value: str) -> bool:
+        """Whether a value that is not live was a token here until its revocation (its tombstone is kept
+        until its natural expiry), as opposed to never issued or long expired."""
+        token_digest = keys.digest(value)
+        return self._store.is_known(token_digest, keys.tag_of_token(value, token_digest))
 
     def find(self, value: str) -> StoredToken | None:
         """The live token with this current value (for introspection; changes nothing)."""

@@ -155,3 +155,21 @@ class TokenResponse(Wire):
 class IssueResponse(Wire):
     token = fields.String()
     refreshToken = fields.String(metadata={"description": "only when a live refresh token of the user was sent"})
+
+
+class TokenValidity(Wire):
+    refreshTokensValidFromDateTime = fields.String(allow_none=True)
+
+
+class InvalidateRequest(Wire):
+    token = fields.String(validate=validate.Length(min=1, max=16384))
+    refresh_token = fields.String(validate=TOKEN)
+    realm_name = fields.String(validate=validate.Length(min=1, max=191))
+    username = fields.String(validate=validate.Length(min=1, max=191))
+
+
+class InvalidateResult(Wire):
+    invalidated_tokens = fields.Integer()
+    previously_invalidated_tokens = fields.Integer()
+    error_count = fields.Integer()
+    error_details = fields.List(fields.Dict())

@@ -16,6 +16,12 @@ Layout (t = bucket tag, all instants epoch ms):
   ud:{t}:<userId>         zset    revoked token ids of a user, scored by natural expiry (tombstones)
   ad:{t}:<appId>          zset    revoked token ids of an application in this bucket
   ev:{t}                  stream  events of this bucket
+  vf:{t}:<userId>         string  the user's valid-from instant (a token inserted at or before it is dead)
+  av:{t}:<appId>          string  an application's valid-from, written into every bucket
+  tv:{t}:<tenantId>       string  a tenant's valid-from, written into every bucket
+  ap:{t}:<appId>          string  members of a:{t} an app watermark killed and the cleanup has not buried
+  dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
+Jobs (not on a token's slot): jobs:cleanup  zset  applications whose watermarked tokens await burial
 Configuration (small, cached per process; not on a token's slot):
   cfg:tenant:<id>, cfg:app:<id>, cfg:key:<sha256 of key>, cfg:keyid:<id>, cfg:sk:<kid>  JSON strings
   cfg:tenants, cfg:apps, cfg:keys, cfg:sks                                               sets of ids
@@ -99,6 +105,29 @@ def app_tombstones(tag: str, application_id: str) -> str:
 
 def events(tag: str) -> str:
     return f"ev:{tag}"
+
+
+def user_valid_from(tag: str, user_id: str) -> str:
+    return f"vf:{tag}:{user_id}"
+
+
+def app_valid_from(tag: str, application_id: str) -> str:
+    return f"av:{tag}:{application_id}"
+
+
+def tenant_valid_from(tag: str, tenant_id: str) -> str:
+    return f"tv:{tag}:{tenant_id}"
+
+
+def app_pending(tag: str, application_id: str) -> str:
+    return f"ap:{tag}:{application_id}"
+
+
+def denied(tag: str, jti: str) -> str:
+    return f"dj:{tag}:{jti}"
+
+
+CLEANUP_JOBS = "jobs:cleanup"
 
 
 def config(kind: str, ident: str) -> str:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.commands.core import Script
-from redis.exceptions import NoScriptError
 
 from app.store import keys
-from app.store.lua import Scripts
+from app.store.lua import Call, Scripts, run_pipelined
 
 
 @dataclass(frozen=True)
@@ -224,11 +221,16 @@ class RefreshTokenStore:
         token_id = self._redis.get(keys.pointer(tag, token_digest))
         if not token_id:
             return None
-        fields = ("u", "a", "tn", "ii", "si", "x", "la", "lad", "m", "rv", "cd")
-        values: list[str | None] = self._redis.hmget(keys.record(_tag(str(token_id)), str(token_id)), fields)  # type: ignore[assignment]
-        if values[10] != token_digest or values[9] is not None or int(values[5] or 0) <= time.time() * 1000:
-            return None
-        return _stored(str(token_id), values[:9])
+        record_tag = _tag(str(token_id))
+        values = self._scripts.inspect(
+            keys=[keys.record(record_tag, str(token_id))], args=[record_tag, token_digest, ""]
+        )
+        return _stored(str(token_id), values) if values else None
+
+    def is_known(self, token_digest: str, tag: str) -> bool:
+        """Whether a value was ever a token here and its record is still kept (live or tombstone)."""
+        token_id = self._redis.get(keys.pointer(tag, token_digest))
+        return bool(token_id) and bool(self._redis.exists(keys.record(_tag(str(token_id)), str(token_id))))
 
     def revoke_user(
         self, user_id: str, application_id: str | None, *, tenant: str, cap: int, event: str
@@ -241,24 +243,6 @@ class RefreshTokenStore:
             args=[tag, tenant, application_id or "", cap, self._maxlen, event],
         )
         return RevokeCount(int(result[0]), int(result[1]), list(result[2:]))
-
-    def revoke_application(self, application_id: str, *, tenant: str, cap: int, event: str) -> RevokeCount:
-        """All of an application's live tokens: one script per bucket, pipelined in one round trip."""
-        calls = [
-            (
-                self._scripts.revoke_scope,
-                [keys.app_index(tag, application_id), keys.app_tombstones(tag, application_id)],
-                [tag, tenant, "", cap, self._maxlen, event],
-            )
-            for tag in keys.TAGS
-        ]
-        invalidated = previously = 0
-        ids: list[str] = []
-        for result in self._run_scripts(calls):
-            invalidated += int(result[0])
-            previously += int(result[1])
-            ids += result[2:]
-        return RevokeCount(invalidated, previously, ids[:cap])
 
     def list_tokens(
         self,
@@ -280,18 +264,17 @@ class RefreshTokenStore:
         return tokens, bool(int(result[0]))
 
     def get(self, token_id: str) -> StoredToken | None:
-        """A live token by id (a plain read: no script needed)."""
-        fields = ("u", "a", "tn", "ii", "si", "x", "la", "lad", "m", "rv")
-        values: list[str | None] = self._redis.hmget(keys.record(_tag(token_id), token_id), fields)  # type: ignore[assignment]
-        if values[0] is None or values[9] is not None or int(values[5] or 0) <= time.time() * 1000:
-            return None
-        return _stored(token_id, values[:9])
+        """A live token by id (not revoked, expired or killed by a watermark); changes nothing."""
+        tag = _tag(token_id)
+        values = self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", ""])
+        return _stored(token_id, values) if values else None
 
-    def session_is_live(self, token_id: str) -> bool:
-        """Whether the session (refresh token) an access token names is still live: one read."""
-        values = self._redis.hmget(keys.record(_tag(token_id), token_id), ("x", "rv"))
-        expiry, revoked = values[0], values[1]
-        return expiry is not None and revoked is None and int(expiry) > time.time() * 1000
+    def session_is_live(self, token_id: str, jti: str = "") -> bool:
+        """Whether an access token's session is live and the token itself not denied: one call.
+        (Access tokens are minted with a jti in their session's bucket, so both keys share a slot.)"""
+        tag = _tag(token_id)
+        jti = jti if jti and jti[-1:] == token_id[-1:] else ""
+        return bool(self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", jti]))
 
     def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:
         """For import: the token id each digest already points to, if any (one pipelined read)."""
@@ -354,27 +337,8 @@ class RefreshTokenStore:
         if pointers:
             self._redis.delete(*pointers)
 
-    def _run_scripts(self, calls: Sequence[tuple[Script, list[str], list[Any]]]) -> list[Any]:
-        """Script calls pipelined by SHA in one round trip. (redis-py's pipelined scripts ask SCRIPT
-        EXISTS first: a round trip more, every time.) After a NOSCRIPT (a restarted or flushed Redis),
-        the script is loaded and only the calls refused, which changed nothing, run again."""
-        results = self._evalsha_pipeline(calls)
-        refused = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
-        if refused:
-            for script in {id(calls[i][0]): calls[i][0] for i in refused}.values():
-                script.sha = self._redis.script_load(script.script)
-            for i, result in zip(refused, self._evalsha_pipeline([calls[i] for i in refused]), strict=True):
-                results[i] = result
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
-
-    def _evalsha_pipeline(self, calls: Sequence[tuple[Script, list[str], list[Any]]]) -> list[Any]:
-        pipe = self._redis.pipeline(transaction=False)
-        for script, script_keys, args in calls:
-            pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
-        return list(pipe.execute(raise_on_error=False))
+    def _run_scripts(self, calls: Sequence[Call]) -> list[Any]:
+        return run_pipelined(self._redis, calls)
 
 
 def _stored(token_id: str, f: Sequence[str | None]) -> StoredToken:

@@ -8,6 +8,11 @@
 --   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON,
 --   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
 --   and an old value is recognised, never resurrected).
+-- Valid-from watermarks (strings, epoch ms; a token whose insert instant is at or before one
+-- is dead): vf:{t}:<user> (Microsoft Graph's invalidateAllRefreshTokens), av:{t}:<app> and
+-- tv:{t}:<tenant> (application- and tenant-wide revocation, written into every bucket so each
+-- bucket's scripts read their own copy). ap:{t}:<app> counts the app index's members that a
+-- watermark killed and the cleanup has not yet buried.
 
 local TAG = ARGV[1]
 
@@ -24,6 +29,18 @@ local function k_app(a) return 'a:' .. TAG .. ':' .. a end
 local function k_user_dead(u) return 'ud:' .. TAG .. ':' .. u end
 local function k_app_dead(a) return 'ad:' .. TAG .. ':' .. a end
 local function k_events() return 'ev:' .. TAG end
+local function k_user_from(u) return 'vf:' .. TAG .. ':' .. u end
+local function k_app_from(a) return 'av:' .. TAG .. ':' .. a end
+local function k_tenant_from(tn) return 'tv:' .. TAG .. ':' .. tn end
+local function k_app_pending(a) return 'ap:' .. TAG .. ':' .. a end
+
+-- The valid-from watermarks covering a token of user u, application a, tenant tn (0: none):
+-- the latest of the three, and the application's own.
+local function valid_from(u, a, tn)
+  local w = redis.call('MGET', k_user_from(u), k_app_from(a), k_tenant_from(tn))
+  local app = tonumber(w[2]) or 0
+  return math.max(tonumber(w[1]) or 0, app, tonumber(w[3]) or 0), app
+end
 
 -- Keep `key` alive at least until instant `at` (ms); never shortens a longer life.
 local function extend(key, at, now)
@@ -44,18 +61,25 @@ local function emit(maxlen, etype, data, n, p, ids, owner)
   redis.call('XADD', k_events(), 'MAXLEN', '~', maxlen, '*', unpack(fields))
 end
 
--- Revoke one record: 1 revoked now, 0 already a tombstone, -1 missing or expired.
+-- Revoke one record: 1 revoked now, 0 already dead (a tombstone, or killed by a watermark: it is
+-- buried now), -1 missing or expired.
 -- Record and live indexes change here; the tombstone indexes are added to `dead` (key -> latest
 -- expiry), which the caller passes to bury() once, in the same atomic script.
 local function revoke_record(id, now, dead)
   local rk = k_record(id)
-  local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv')
+  local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
   if not f[1] then return -1 end
   if f[4] then return 0 end
   local u, a, x = f[1], f[2], tonumber(f[3])
+  local from, app_from = valid_from(u, a, f[5])
+  local ii = tonumber(f[6])
   redis.call('ZREM', k_user(u), id)
   redis.call('ZREM', k_user_app(u, a), id)
-  redis.call('ZREM', k_app(a), id)
+  if redis.call('ZREM', k_app(a), id) == 1 and ii <= app_from
+      and redis.call('DECR', k_app_pending(a)) <= 0 then
+    -- it no longer counts among the app index's members a watermark killed and none buried yet
+    redis.call('DEL', k_app_pending(a))
+  end
   if x <= now then
     redis.call('DEL', rk)
     return -1
@@ -65,6 +89,7 @@ local function revoke_record(id, now, dead)
     redis.call('ZADD', key, x, id)
     if (dead[key] or 0) < x then dead[key] = x end
   end
+  if ii <= from then return 0 end  -- a watermark had already killed it
   return 1
 end
 
@@ -80,8 +105,12 @@ end
 local function live_ids(index, now)
   local out = {}
   for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-    local x = redis.call('HGET', k_record(id), 'x')
-    if x and tonumber(x) > now then out[#out + 1] = id else redis.call('ZREM', index, id) end
+    local f = redis.call('HMGET', k_record(id), 'x', 'ii', 'u', 'a', 'tn')
+    if f[1] and tonumber(f[1]) > now then
+      if tonumber(f[2]) > valid_from(f[3], f[4], f[5]) then out[#out + 1] = id end
+    else
+      redis.call('ZREM', index, id)
+    end
   end
   return out
 end

@@ -24,6 +24,7 @@ if f[10] then return { 'invalid', 'revoked' } end
 local now = now_ms()
 local x = tonumber(f[5])
 if x <= now then return { 'invalid', 'expired' } end
+if tonumber(f[7]) <= valid_from(f[1], f[2], f[3]) then return { 'invalid', 'revoked' } end
 local owner = { f[1], f[2], f[3] }
 if ARGV[9] ~= '' and f[2] ~= ARGV[9] then return { 'invalid', 'client' } end
 if ARGV[10] ~= '' then
@@ -64,6 +65,7 @@ if kind ~= 'F' then
     -- The pointer is KEYS[1] in mode 'd'; one in another bucket (mode 'i') is the caller's to extend.
     if ARGV[2] == 'd' then redis.call('PEXPIREAT', KEYS[1], x) end
     for _, key in ipairs({ k_user(f[1]), k_user_app(f[1], f[2]), k_app(f[2]) }) do extend(key, x, now) end
+    redis.call('ZADD', k_app(f[2]), 'XX', x, id)  -- the app index is scored by expiry
   end
 end
 local rotated = 0

@@ -9,6 +9,12 @@ local limit, tenant = tonumber(ARGV[2]), ARGV[5]
 local max = '+inf'
 if ARGV[3] ~= '' then max = ARGV[3] end
 local out, found, offset = { 0 }, 0, 0
+local froms = {}
+local function killed(f)
+  local scope = f[1] .. f[2] .. f[3]
+  if not froms[scope] then froms[scope] = valid_from(f[1], f[2], f[3]) end
+  return tonumber(f[4]) <= froms[scope]
+end
 while true do
   local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', offset, 200)
   if #page == 0 then break end
@@ -20,7 +26,7 @@ while true do
       if not f[1] or tonumber(f[6]) <= now then
         redis.call('ZREM', KEYS[1], id)
         offset = offset - 1
-      elseif not f[10] and (tenant == '' or f[3] == tenant) then
+      elseif not f[10] and (tenant == '' or f[3] == tenant) and not killed(f) then
         if found == limit then
           out[1] = 1
           return out

@@ -29,8 +29,9 @@ end
 for i = 0, n - 1 do
   local b = 6 + i * 12
   local id, dg, here, u, a, tn = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
-  local ii = tonumber(ARGV[b + 6]) or now
-  local si = tonumber(ARGV[b + 7]) or now
+  -- a token minted in the millisecond of a valid-from reset, after it, is stamped just past it
+  local ii = tonumber(ARGV[b + 6]) or math.max(now, valid_from(u, a, tn) + 1)
+  local si = tonumber(ARGV[b + 7]) or ii
   local pl = ARGV[b + 8]
   local kind, ttl, max = string.match(pl, '^(%a):(%d+):?(%d*)$')
   local x = si + tonumber(ttl)
@@ -43,10 +44,12 @@ for i = 0, n - 1 do
   if ARGV[b + 10] ~= '' then redis.call('HSET', rk, 'ou', ARGV[b + 10]) end
   redis.call('PEXPIREAT', rk, x)
   if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', x) end
-  for _, key in ipairs({ k_user(u), k_user_app(u, a), k_app(a) }) do
+  for _, key in ipairs({ k_user(u), k_user_app(u, a) }) do
     redis.call('ZADD', key, ii, id)
     extend(key, x, now)
   end
+  redis.call('ZADD', k_app(a), x, id)  -- scored by expiry: live members are counted in O(log n)
+  extend(k_app(a), x, now)
   out[#out + 1] = x
   ids[#ids + 1] = id
 end

@@ -5,16 +5,17 @@
 --       [8] application id ('' = any: an OAuth client may revoke only its own tokens)
 -- Returns: { 'ok', id, user, app, tenant } | { 'redirect', id } | { 'missing' }
 --          | { 'foreign' } (a live token of another application, when [8] is given; unchanged)
--- A tombstone, an expired token, another owner's or tenant's token, or an old rotated value
--- are all 'missing' (404), as FusionAuth answers.
+-- A tombstone, an expired token, one a valid-from watermark killed, another owner's or tenant's
+-- token, or an old rotated value are all 'missing' (404), as FusionAuth answers.
 local id, rk = locate(ARGV[2], KEYS[1])
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'missing' } end
-local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'cd', 'rv', 'x')
+local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'cd', 'rv', 'x', 'ii')
 if not f[1] or f[5] then return { 'missing' } end
 if ARGV[3] ~= '' and f[4] ~= ARGV[3] then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
 if ARGV[5] ~= '' and f[3] ~= ARGV[5] then return { 'missing' } end
+if tonumber(f[7]) <= valid_from(f[1], f[2], f[3]) then return { 'missing' } end
 if (ARGV[8] or '') ~= '' and f[2] ~= ARGV[8] then
   if tonumber(f[6]) > now_ms() then return { 'foreign' } end
   return { 'missing' }

@@ -1,0 +1,73 @@
+"""Microsoft Graph's session revocation: invalidateAllRefreshTokens and revokeSignInSessions for a
+user (API key) or for oneself (`/me`, with one's own Bearer access token), under `/`, `/v1.0` and
+`/beta`; and the user's token validity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import auth
+from app.api.common import path_uuid, services
+from app.caller import Caller
+from app.errors import Unauthorized
+from app.schemas.tokens import TokenValidity
+
+blp = Blueprint("graph", __name__, description="Microsoft Graph: invalidate everything a user holds")
+PREFIXES = ("", "/v1.0", "/beta")
+
+
+def _user(caller: Caller, user_id: str | None) -> str:
+    """The user acted on: the path's (API key), or the caller's own (`/me`, Bearer only)."""
+    if user_id is None:
+        if not caller.is_user or not caller.id:
+            raise Unauthorized()
+        return caller.id
+    if caller.is_user:
+        raise Unauthorized()
+    return path_uuid(user_id)
+
+
+def _reset(user_id: str | None) -> None:
+    caller = auth.api_key(allow_user=True)
+    services().invalidation.invalidate_user(caller, _user(caller, user_id), None)
+
+
+class InvalidateAll(MethodView):
+    @blp.response(204)
+    def post(self, user_id: str | None = None) -> Response:
+        """Set the user's refresh-token valid-from to now: every earlier refresh token, and every access
+        token minted from one, stops working at once; tokens minted afterwards work."""
+        _reset(user_id)
+        return Response(status=204)
+
+
+class RevokeSignInSessions(MethodView):
+    @blp.response(200)
+    def post(self, user_id: str | None = None) -> Response:
+        """The same effect as invalidateAllRefreshTokens; answers {"value": true}."""
+        _reset(user_id)
+        return jsonify({"value": True})
+
+
+for prefix in PREFIXES:
+    name = prefix.strip("/").replace(".", "_") or "root"
+    blp.route(f"{prefix}/users/<user_id>/invalidateAllRefreshTokens", endpoint=f"invalidate_{name}")(InvalidateAll)
+    blp.route(f"{prefix}/me/invalidateAllRefreshTokens", endpoint=f"invalidate_me_{name}")(InvalidateAll)
+    blp.route(f"{prefix}/users/<user_id>/revokeSignInSessions", endpoint=f"revoke_{name}")(RevokeSignInSessions)
+    blp.route(f"{prefix}/me/revokeSignInSessions", endpoint=f"revoke_me_{name}")(RevokeSignInSessions)
+
+
+@blp.route("/api/user/<user_id>/token-validity")
+class TokenValidityView(MethodView):
+    @blp.response(200, TokenValidity())
+    def get(self, user_id: str) -> dict[str, Any]:
+        """When the user's refresh tokens were last all invalidated (null when never)."""
+        caller = auth.api_key(allow_user=True)
+        user = path_uuid(user_id)
+        if caller.is_user and caller.id != user:
+            raise Unauthorized()
+        return {"refreshTokensValidFromDateTime": services().invalidation.token_validity(user)}

@@ -1,0 +1,26 @@
+-- Microsoft Graph's invalidateAllRefreshTokens: set the user's valid-from to now, and revoke (and
+-- count) every live token of the user in the same step, with one event.
+-- KEYS: [1] vf:{t}:<user>, [2] u:{t}:<user>
+-- ARGV: [1] tag, [2] cap on ids returned, [3] stream max length, [4] event JSON,
+--       [5] how long the watermark must outlive now (ms: the longest an access token lives)
+-- Returns: { valid-from instant, invalidated, id... (at most the cap) }
+-- Every token minted before (or in the same millisecond, before) is dead; mint.lua stamps a token
+-- minted in that millisecond, after it, one millisecond later, so it lives.
+local now = now_ms()
+local cap = tonumber(ARGV[2])
+local ids, dead, n, latest = {}, {}, 0, now
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local x = tonumber(redis.call('HGET', k_record(id), 'x') or 0)
+  if revoke_record(id, now, dead) == 1 then
+    n = n + 1
+    if n <= cap then ids[#ids + 1] = id end
+    if x > latest then latest = x end
+  end
+end
+bury(dead, now)
+-- The watermark protects access tokens too: it lives at least as long as the longest of them.
+redis.call('SET', KEYS[1], now, 'PXAT', math.max(latest, now + tonumber(ARGV[5])))
+emit(ARGV[3], 'user.invalidate-all', ARGV[4], n, 0, ids)
+local out = { now, n }
+for _, id in ipairs(ids) do out[#out + 1] = id end
+return out

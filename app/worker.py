@@ -1,0 +1,75 @@
+"""The Procfile's worker: buries, in small batches, the tokens a valid-from watermark killed.
+
+`python -m app.worker` runs it against REDIS_URL. Each batch is one pipelined round trip of one
+short script per bucket (at most CLEANUP_BATCH members each), so Redis is never held for more than a
+few milliseconds. Burial is idempotent and its progress lives only in this process: a worker killed
+mid-run leaves nothing usable (the watermark already killed those tokens) and the next one walks the
+application's index again from the start. SIGTERM finishes the current batch and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+import redis
+
+from app.config import Settings
+from app.store.connection import connect
+from app.store.lua import Scripts
+from app.store.watermarks import WatermarkStore
+
+log = logging.getLogger("refreshd.worker")
+IDLE_SECONDS = 0.5
+PAUSE_SECONDS = 0.002  # between batches: let other clients in
+
+
+class Cleaner:
+    def __init__(self, store: WatermarkStore):
+        self._store = store
+        self.stopping = threading.Event()
+
+    def run_once(self) -> int:
+        """Walk every queued application once, batch by batch; returns how many tokens were buried."""
+        buried = 0
+        for application_id in self._store.pending_cleanups():
+            cursors: dict[str, str] = {}
+            while not self.stopping.is_set():
+                cursors, count = self._store.cleanup_step(application_id, cursors)
+                buried += count
+                if all(c == "done" for c in cursors.values()) and len(cursors) == 16:
+                    break
+                time.sleep(PAUSE_SECONDS)
+        return buried
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if self.run_once() == 0:
+                    self.stopping.wait(IDLE_SECONDS)
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                log.warning("redis unavailable (%s); retrying", type(error).__name__)
+                self.stopping.wait(1.0)
+
+
+def cleaner_for(client: redis.Redis, settings: Settings) -> Cleaner:
+    return Cleaner(WatermarkStore(client, Scripts.register(client), settings.event_stream_max_length))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise SystemExit("the worker needs REDIS_URL (with the embedded store the web process cleans up itself)")
+    cleaner = cleaner_for(connect(settings), settings)
+    signal.signal(signal.SIGTERM, lambda *_: cleaner.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: cleaner.stopping.set())
+    log.info("worker started")
+    cleaner.run()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    main()
