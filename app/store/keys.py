@@ -20,6 +20,7 @@ Layout (t = bucket tag, all instants epoch ms):
   av:{t}:<appId>          string  an application's valid-from, written into every bucket
   tv:{t}:<tenantId>       string  a tenant's valid-from, written into every bucket
   ap:{t}:<appId>          string  members of a:{t} an app watermark killed and the cleanup has not buried
+  ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
 Jobs (not on a token's slot): jobs:cleanup  zset  applications whose watermarked tokens await burial
 Configuration (small, cached per process; not on a token's slot):
@@ -121,6 +122,10 @@ def tenant_valid_from(tag: str, tenant_id: str) -> str:
 
 def app_pending(tag: str, application_id: str) -> str:
     return f"ap:{tag}:{application_id}"
+
+
+def app_buried(tag: str, application_id: str) -> str:
+    return f"ab:{tag}:{application_id}"
 
 
 def denied(tag: str, jti: str) -> str:

@@ -19,7 +19,7 @@ from app.store import keys
 from app.store.lua import Call, Scripts, run_pipelined
 from app.store.tokens import RevokeCount, _tag
 
-CLEANUP_BATCH = 200
+CLEANUP_BATCH = 64  # members per bucket per step: about a millisecond of Redis time
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,16 @@ class WatermarkStore:
                             keys.app_tombstones(tag, application_id),
                             keys.app_valid_from(tag, application_id),
                             keys.app_pending(tag, application_id),
+                            keys.app_buried(tag, application_id),
                         ],
-                        [tag, cap, self._maxlen, event if tag == keys.TAGS[0] else "", access_ttl_ms],
+                        # each bucket names at most its share of the ids the answer may carry
+                        [
+                            tag,
+                            -(-cap // len(keys.TAGS)),
+                            self._maxlen,
+                            event if tag == keys.TAGS[0] else "",
+                            access_ttl_ms,
+                        ],
                     )
                 )
         invalidated = previously = 0

@@ -12,7 +12,7 @@
 -- is dead): vf:{t}:<user> (Microsoft Graph's invalidateAllRefreshTokens), av:{t}:<app> and
 -- tv:{t}:<tenant> (application- and tenant-wide revocation, written into every bucket so each
 -- bucket's scripts read their own copy). ap:{t}:<app> counts the app index's members that a
--- watermark killed and the cleanup has not yet buried.
+-- watermark killed and the cleanup has not yet buried; ab:{t}:<app> those it has buried.
 
 local TAG = ARGV[1]
 

@@ -2,18 +2,19 @@
 -- (av:) that every script checks, and count what it covered. O(log n), whatever the number of
 -- tokens; the records are buried later, in small batches, by cleanup_app.lua.
 -- KEYS: [1] a:{t}:<app> (live ids scored by expiry), [2] ad:{t}:<app> (tombstones),
---       [3] av:{t}:<app>, [4] ap:{t}:<app>
+--       [3] av:{t}:<app>, [4] ap:{t}:<app>, [5] ab:{t}:<app> (how many the cleanup buried)
 -- ARGV: [1] tag, [2] cap on ids returned, [3] stream max length, [4] event JSON ('' = no event),
 --       [5] how long the watermark must outlive now (ms: the longest an access token lives)
 -- Returns: { invalidated, previously invalidated, id... (at most the cap) }
 -- Counts: index members live by expiry, less those an earlier watermark already killed and the
--- cleanup has not buried yet (ap:), are invalidated now; those, and tombstones, were before.
+-- cleanup has not buried yet (ap:), are invalidated now; those, the buried ones (ab:) and
+-- tombstones were before.
 local now = now_ms()
 local cap = tonumber(ARGV[2])
 local members = redis.call('ZCOUNT', KEYS[1], now + 1, '+inf')
 local pending = math.min(tonumber(redis.call('GET', KEYS[4]) or 0), members)
 local invalidated = members - pending
-local previously = pending + redis.call('ZCOUNT', KEYS[2], now + 1, '+inf')
+local previously = pending + redis.call('ZCOUNT', KEYS[2], now + 1, '+inf') + tonumber(redis.call('GET', KEYS[5]) or 0)
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 local until_ = math.max(tonumber(last[2] or 0), now + tonumber(ARGV[5]))
 redis.call('SET', KEYS[3], now, 'PXAT', until_)
