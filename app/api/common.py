@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import current_app
+import orjson
+from flask import Response, current_app
 
 from app.errors import NotFound
+from app.schemas.tokens import Device, MetaData
 from app.store.tokens import RevokeCount, StoredToken
+
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+_META_KEYS = tuple(MetaData._declared_fields)
+_DEVICE_KEYS = frozenset(Device._declared_fields)
 
 
 def services() -> Any:
@@ -23,6 +31,23 @@ def path_uuid(value: str) -> str:
         raise NotFound() from None
 
 
+def json_response(body: Any, headers: Mapping[str, str] | None = None, *, caller_json: bool = False) -> Response:
+    """A 200 JSON answer, byte for byte as Flask's jsonify writes it (sorted keys, no spaces, non-ASCII
+    escaped, a final newline), encoded by orjson: a few microseconds where jsonify takes tens and a
+    response schema's dump hundreds. With `caller_json` (the body holds JSON a caller chose, such as
+    metaData.data) the standard library encodes it, since orjson writes some floats its own way
+    (1e16 for 1e+16, null for NaN)."""
+    data = None
+    if not caller_json:
+        try:
+            data = orjson.dumps(body, option=_ORJSON)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits, say
+            data = None
+    if data is None or not data.isascii():
+        data = (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    return Response(data, headers=headers, mimetype="application/json")
+
+
 def revoke_result(count: RevokeCount) -> dict[str, Any]:
     return {
         "invalidatedTokens": count.invalidated,
@@ -33,9 +58,10 @@ def revoke_result(count: RevokeCount) -> dict[str, Any]:
 
 
 def refresh_token(token: StoredToken) -> dict[str, Any]:
-    """FusionAuth's RefreshToken object; the value is never returned."""
-    meta = dict(token.meta)
-    device = dict(meta.get("device") or {})
+    """FusionAuth's RefreshToken object, with only the fields its schema declares (as a dump of it
+    would give); the value is never returned."""
+    meta = {key: token.meta[key] for key in _META_KEYS if key in token.meta}
+    device = {key: value for key, value in (token.meta.get("device") or {}).items() if key in _DEVICE_KEYS}
     device["lastAccessedInstant"] = token.last_accessed_instant or token.insert_instant
     if token.last_accessed_address:
         device["lastAccessedAddress"] = token.last_accessed_address
@@ -50,6 +76,11 @@ def refresh_token(token: StoredToken) -> dict[str, Any]:
         "expirationInstant": token.expiry,
         "metaData": meta,
     }
+
+
+def holds_caller_json(tokens: Iterable[StoredToken]) -> bool:
+    """Whether any of these tokens carries metaData.data, JSON its caller chose (see json_response)."""
+    return any("data" in token.meta for token in tokens)
 
 
 def event_info(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, request
 from flask.views import MethodView
 
 from app import auth
-from app.api.common import event_info, path_uuid, refresh_token, revoke_result, services
+from app.api.common import (
+    event_info,
+    holds_caller_json,
+    json_response,
+    path_uuid,
+    refresh_token,
+    revoke_result,
+    services,
+)
 from app.api.parsing import Blueprint
 from app.schemas import tokens as s
 from app.schemas.common import Errors
@@ -29,7 +37,7 @@ class Refresh(MethodView):
     @blp.arguments(s.RefreshListArgs(), location="query")
     @blp.response(200, s.RefreshTokens())
     @blp.alt_response(400, schema=Errors)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """Live refresh tokens of a user, newest first (1,000 a page; `cursor` pages on)."""
         page = services().tokens.list_tokens(
             auth.api_key(),
@@ -41,7 +49,7 @@ class Refresh(MethodView):
         out: dict[str, Any] = {"refreshTokens": [refresh_token(t) for t in page.tokens]}
         if page.next_cursor:
             out["nextCursor"] = page.next_cursor
-        return out
+        return json_response(out, caller_json=holds_caller_json(page.tokens))
 
     @blp.arguments(s.RefreshRequest(), location="json")
     @blp.response(200, s.RefreshResponse())
@@ -50,14 +58,14 @@ class Refresh(MethodView):
         """Exchange a refresh token (body, or the `refresh_token` cookie, which wins) for an access JWT."""
         value = request.cookies.get("refresh_token") or body.get("refreshToken")
         result = services().tokens.exchange(auth.anonymous(), value, body.get("timeToLiveInSeconds"), event_info(body))
-        response = jsonify(
+        response = json_response(
             {
                 "token": result.access_token,
                 "refreshToken": result.refresh_token,
                 "refreshTokenId": result.refresh_token_id,
-            }
+            },
+            NO_STORE,
         )
-        response.headers.update(NO_STORE)
         _set_token_cookies(response, result.access_token, result.refresh_token, result.refresh_expiry_ms)
         return response
 
@@ -65,7 +73,7 @@ class Refresh(MethodView):
     @blp.arguments(s.RefreshDeleteRequest(), location="json")
     @blp.response(200, s.RevokeResult())
     @blp.alt_response(400, schema=Errors)
-    def delete(self, query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    def delete(self, query: dict[str, Any], body: dict[str, Any]) -> Response:
         """Revoke by `token` (wins), by `userId`, by `applicationId`, or by user for application."""
         caller = auth.api_key(allow_user=True)
         if request.mimetype == "application/x-www-form-urlencoded":
@@ -79,23 +87,25 @@ class Refresh(MethodView):
             application_id=_text(fields.get("applicationId")),
             info=event_info(fields),
         )
-        return revoke_result(count)
+        return json_response(revoke_result(count))
 
 
 @blp.route("/api/jwt/refresh/<token_id>")
 class RefreshById(MethodView):
     @blp.response(200, s.RefreshTokenResponse())
-    def get(self, token_id: str) -> dict[str, Any]:
+    def get(self, token_id: str) -> Response:
         """One live refresh token by id (404 once revoked or expired)."""
         caller = auth.api_key()
-        return {"refreshToken": refresh_token(services().tokens.get(caller, path_uuid(token_id)))}
+        token = services().tokens.get(caller, path_uuid(token_id))
+        return json_response({"refreshToken": refresh_token(token)}, caller_json=holds_caller_json([token]))
 
     @blp.arguments(s.TokenIdDeleteRequest(), location="json")
     @blp.response(200, s.RevokeResult())
-    def delete(self, body: dict[str, Any], token_id: str) -> dict[str, Any]:
+    def delete(self, body: dict[str, Any], token_id: str) -> Response:
         """Revoke one token by id; a user may revoke their own with their Bearer access token."""
         caller = auth.api_key(allow_user=True)
-        return revoke_result(services().tokens.revoke_by_id(caller, path_uuid(token_id), event_info(body)))
+        count = services().tokens.revoke_by_id(caller, path_uuid(token_id), event_info(body))
+        return json_response(revoke_result(count))
 
 
 @blp.route("/api/logout")
@@ -125,10 +135,11 @@ def _bearer() -> str | None:
 @blp.route("/api/jwt/validate")
 class Validate(MethodView):
     @blp.response(200, s.ValidateResponse())
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Response:
         """The claims of a valid access token (Bearer or `access_token` cookie); 401 otherwise,
         including when its session has been revoked."""
-        return {"jwt": services().access.validate(_bearer())}
+        # claims signed by vend are the caller's JSON
+        return json_response({"jwt": services().access.validate(_bearer())}, caller_json=True)
 
 
 @blp.route("/api/jwt/vend")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 
 from app import auth
-from app.api.common import event_info, services
+from app.api.common import event_info, json_response, services
 from app.api.parsing import Blueprint
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
 blp = Blueprint("users", __name__, description="Minting and importing refresh tokens")
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 @blp.route("/api/user/refresh-token")
@@ -30,16 +31,15 @@ class Mint(MethodView):
             dict(body.get("metaData") or {}),
             event_info(body),
         )
-        response = jsonify(
+        return json_response(
             {
                 "token": minted.access_token,
                 "tokenExpirationInstant": minted.access_expiry_ms,
                 "refreshToken": minted.refresh_token,
                 "refreshTokenId": minted.refresh_token_id,
-            }
+            },
+            NO_STORE,
         )
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
 
 @blp.route("/api/user/refresh-token/import")
