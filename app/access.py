@@ -34,7 +34,15 @@ class AccessTokens:
 
     def validate(self, token: str | None) -> dict[str, Any]:
         """The claims of a token this service signed that is unexpired and not revoked: its session
-        (`sid`) must still be live, so revoking a refresh token kills its access tokens at once."""
+        (`sid`) must still be live, so revoking a refresh token kills its access tokens at once (and a
+        user's or application's valid-from, which kills the session, kills them with it).
+
+        A token without a session (vended, or issued without a refresh token) is checked against the
+        valid-from watermarks of the user (`sub`), application (`applicationId`) and tenant (`tid`)
+        it names. Its `iat` has whole seconds only, so it is dead when issued in a second that starts
+        at or before a watermark: one issued in the same second as a reset, even after it, is refused
+        too (ask for another a second later). Never the other way round: nothing issued before a
+        reset survives it."""
         claims = self._signer.verify(token or "", require=("exp", "iat")) if token else None
         if claims is None:
             raise Unauthorized()
@@ -44,7 +52,13 @@ class AccessTokens:
             # the session's record and the token's denial share a slot: one call checks both
             if not (_is_uuid(sid) and self._store.session_is_live(str(sid), jti)):
                 raise Unauthorized()
-        elif jti and self._watermarks.is_denied(jti):
+        elif self._watermarks.sessionless_revoked(
+            jti=jti,
+            user_id=str(claims["sub"]) if _is_uuid(claims.get("sub")) else "",
+            application_id=str(claims.get("applicationId") or ""),
+            tenant_id=str(claims.get("tid") or ""),
+            issued_ms=int(claims["iat"]) * 1000,
+        ):
             raise Unauthorized()
         return claims
 

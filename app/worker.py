@@ -2,9 +2,10 @@
 
 `python -m app.worker` runs it against REDIS_URL. Each batch is one pipelined round trip of one
 short script per bucket (at most CLEANUP_BATCH members each), so Redis is never held for more than a
-few milliseconds. Burial is idempotent and its progress lives only in this process: a worker killed
-mid-run leaves nothing usable (the watermark already killed those tokens) and the next one walks the
-application's index again from the start. SIGTERM finishes the current batch and exits.
+few milliseconds. Burial is idempotent and its progress lives in Redis (what is left of each
+application's killed index), not in this process: a worker killed mid-run leaves nothing usable (the
+watermark already killed those tokens) and the next one carries on where it stopped. SIGTERM
+finishes the current batch and exits.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ class Cleaner:
         self.stopping = threading.Event()
 
     def run_once(self) -> int:
-        """Walk every queued application once, batch by batch; returns how many tokens were buried."""
+        """Bury everything queued, application by application, batch by batch; returns how many
+        tokens were buried."""
         buried = 0
         for application_id in self._store.pending_cleanups():
-            cursors: dict[str, str] = {}
             while not self.stopping.is_set():
-                cursors, count = self._store.cleanup_step(application_id, cursors)
-                buried += count
-                if all(c == "done" for c in cursors.values()) and len(cursors) == 16:
+                step = self._store.cleanup_step(application_id)
+                buried += step.buried
+                if step.done:
                     break
                 time.sleep(PAUSE_SECONDS)
         return buried

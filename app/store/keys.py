@@ -19,10 +19,12 @@ Layout (t = bucket tag, all instants epoch ms):
   vf:{t}:<userId>         string  the user's valid-from instant (a token inserted at or before it is dead)
   av:{t}:<appId>          string  an application's valid-from, written into every bucket
   tv:{t}:<tenantId>       string  a tenant's valid-from, written into every bucket
-  ap:{t}:<appId>          string  members of a:{t} an app watermark killed and the cleanup has not buried
+  ak:{t}:<appId>          zset    token ids an app watermark killed, awaiting burial (the a: index as it
+                                  was at the watermark, moved whole), scored by expiry
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
-Jobs (not on a token's slot): jobs:cleanup  zset  applications whose watermarked tokens await burial
+Jobs (not on a token's slot): jobs:cleanup  zset  applications whose watermarked tokens await burial,
+  scored by a counter each revoke increments (the cleanup drops a job only if no revoke came since)
 Configuration (small, cached per process; not on a token's slot):
   cfg:tenant:<id>, cfg:app:<id>, cfg:key:<sha256 of key>, cfg:keyid:<id>, cfg:sk:<kid>  JSON strings
   cfg:tenants, cfg:apps, cfg:keys, cfg:sks                                               sets of ids
@@ -47,6 +49,14 @@ def bucket_of_uuid(value: uuid.UUID) -> int:
 
 def tag_of_uuid(value: uuid.UUID) -> str:
     return TAGS[bucket_of_uuid(value)]
+
+
+def tag_of_name(name: str) -> str:
+    """The bucket of an application or tenant id: a UUID's low nibble, any other name's digest."""
+    try:
+        return tag_of_uuid(uuid.UUID(name))
+    except ValueError:
+        return TAGS[hashlib.sha256(name.encode()).digest()[0] & (BUCKETS - 1)]
 
 
 def digest(token: str) -> str:
@@ -120,8 +130,8 @@ def tenant_valid_from(tag: str, tenant_id: str) -> str:
     return f"tv:{tag}:{tenant_id}"
 
 
-def app_pending(tag: str, application_id: str) -> str:
-    return f"ap:{tag}:{application_id}"
+def app_killed(tag: str, application_id: str) -> str:
+    return f"ak:{tag}:{application_id}"
 
 
 def app_buried(tag: str, application_id: str) -> str:

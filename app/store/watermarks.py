@@ -2,14 +2,13 @@
 denylist, and the cleanup jobs that bury what a watermark killed.
 
 A watermark is one write that every script checks in the round trip it already makes, so it is
-effective at once whatever the number of tokens; the physical work (tombstoning the records,
-dropping them from the indexes) happens afterwards in small batches (`cleanup_step`, driven by
-the worker) that never hold Redis for more than a few milliseconds.
+effective at once whatever the number of tokens; the physical work (deleting the records, their
+pointers and index entries) happens afterwards in small batches (`cleanup_step`, driven by the
+worker) that never hold Redis for more than a few milliseconds.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +19,13 @@ from app.store.lua import Call, Scripts, run_pipelined
 from app.store.tokens import RevokeCount, _tag
 
 CLEANUP_BATCH = 64  # members per bucket per step: about a millisecond of Redis time
+REVOKE_EVENT = "jwt.refresh-token.revoke"
+
+
+@dataclass(frozen=True)
+class CleanupStep:
+    buried: int
+    done: bool  # nothing of the application is left to bury
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,13 @@ class UserReset:
 
 
 class WatermarkStore:
-    def __init__(self, client: redis.Redis, scripts: Scripts, stream_max_length: int):
+    def __init__(
+        self, client: redis.Redis, scripts: Scripts, stream_max_length: int, cleanup_batch: int = CLEANUP_BATCH
+    ):
         self._redis = client
         self._scripts = scripts
         self._maxlen = stream_max_length
+        self.cleanup_batch = cleanup_batch
 
     def invalidate_user(self, user_id: str, *, cap: int, event: str, access_ttl_ms: int) -> UserReset:
         """Set the user's valid-from to now and revoke their live tokens, one script (one round trip)."""
@@ -50,10 +59,24 @@ class WatermarkStore:
     def revoke_applications(
         self, application_ids: Sequence[str], *, cap: int, event: str, access_ttl_ms: int, tenant_id: str | None = None
     ) -> RevokeCount:
-        """Watermark applications in every bucket (and the tenant, when given), count what that
-        covered, and queue the burial: one pipelined round trip for the scripts, one for the queue.
-        Each bucket's part is atomic; a retry after a failure reports the rest as previously invalidated."""
+        """Watermark applications in every bucket (and the tenant, when given), count what that covered,
+        and queue the burial: two round trips, whatever the number of tokens.
+
+        1. One pipeline of watermark_app.lua, one per application and bucket, each atomic in its bucket:
+           it writes the watermark, counts, and moves the killed ids aside for the burial.
+        2. One pipeline with the tenant's watermark, the cleanup job(s), and ONE revoke event carrying
+           the totals (invalidated, previously invalidated, the capped ids), appended to the stream of
+           the application's bucket (the tenant's, for a tenant). The event is written right after the
+           watermarks, not in the same atomic step as them: they span 16 slots, and no script can touch
+           more than one. Should this round trip fail, the revoke is in force without its event or its
+           job; the caller sees a 503 and retries (revokes are idempotent), and the retry appends the
+           event, reporting those tokens as previously invalidated, and queues the burial.
+
+        The tenant's watermark is the earliest of the applications' (Redis's clock, never this host's),
+        so it kills nothing that they did not: it is there for a token of an application the listing
+        missed, and lives as long as an access token."""
         calls: list[Call] = []
+        share = -(-cap // len(keys.TAGS))  # each bucket names at most its share of the ids returned
         for application_id in application_ids:
             for tag in keys.TAGS:
                 calls.append(
@@ -63,36 +86,37 @@ class WatermarkStore:
                             keys.app_index(tag, application_id),
                             keys.app_tombstones(tag, application_id),
                             keys.app_valid_from(tag, application_id),
-                            keys.app_pending(tag, application_id),
+                            keys.app_killed(tag, application_id),
                             keys.app_buried(tag, application_id),
                         ],
-                        # each bucket names at most its share of the ids the answer may carry
-                        [
-                            tag,
-                            -(-cap // len(keys.TAGS)),
-                            self._maxlen,
-                            event if tag == keys.TAGS[0] else "",
-                            access_ttl_ms,
-                        ],
+                        [tag, share, access_ttl_ms],
                     )
                 )
+        marks: list[int] = []
         invalidated = previously = 0
         ids: list[str] = []
         for result in run_pipelined(self._redis, calls):
-            invalidated += int(result[0])
-            previously += int(result[1])
-            ids += result[2:]
+            marks.append(int(result[0]))
+            invalidated += int(result[1])
+            previously += int(result[2])
+            ids += [str(i) for i in result[3:]]
+        ids = ids[:cap]
         pipe = self._redis.pipeline(transaction=False)
-        now = int(time.time() * 1000)
-        if tenant_id:
+        if tenant_id and marks:
             for tag in keys.TAGS:
-                # every token of the tenant is covered by its application's watermark; this one is
-                # for access tokens, so it lives as long as the longest of them
-                pipe.set(keys.tenant_valid_from(tag, tenant_id), now, px=access_ttl_ms + 60_000)
+                pipe.set(keys.tenant_valid_from(tag, tenant_id), min(marks), px=access_ttl_ms + 60_000)
         for application_id in application_ids:
-            pipe.zadd(keys.CLEANUP_JOBS, {application_id: now})
+            pipe.zincrby(keys.CLEANUP_JOBS, 1, application_id)
+        if invalidated:
+            scope = tenant_id or (application_ids[0] if len(application_ids) == 1 else "")
+            pipe.xadd(
+                keys.events(keys.tag_of_name(scope)),
+                {"t": REVOKE_EVENT, "d": event, "n": invalidated, "p": previously, "ids": ",".join(ids)},
+                maxlen=self._maxlen,
+                approximate=True,
+            )
         pipe.execute()
-        return RevokeCount(invalidated, previously, ids[:cap])
+        return RevokeCount(invalidated, previously, ids)
 
     def deny_access_token(self, jti: str, expiry_ms: int) -> bool:
         """Deny one access token until it expires; False when it was denied already."""
@@ -102,26 +126,61 @@ class WatermarkStore:
     def is_denied(self, jti: str) -> bool:
         return bool(self._redis.exists(keys.denied(_tag(jti), jti)))
 
+    def sessionless_revoked(
+        self, *, jti: str, user_id: str, application_id: str, tenant_id: str, issued_ms: int
+    ) -> bool:
+        """Whether an access token with no session (vended, or issued without a refresh token) is dead:
+        its jti denied, or issued at or before its user's, application's or tenant's valid-from
+        ('' = not named by the token). One pipelined round trip."""
+        tag = _tag(jti) if jti else keys.TAGS[0]  # application and tenant watermarks are in every bucket
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.mget(
+            keys.denied(tag, jti or "-"),
+            keys.app_valid_from(tag, application_id or "-"),
+            keys.tenant_valid_from(tag, tenant_id or "-"),
+        )
+        if user_id:
+            pipe.get(keys.user_valid_from(_tag(user_id), user_id))
+        results = pipe.execute()
+        denied, *marks = results[0]
+        if jti and denied:
+            return True
+        if user_id:
+            marks.append(results[1])
+        return any(mark is not None and issued_ms <= int(mark) for mark in marks)
+
     def pending_cleanups(self) -> list[str]:
         return [str(a) for a in self._redis.zrange(keys.CLEANUP_JOBS, 0, 99)]
 
-    def cleanup_step(self, application_id: str, cursors: dict[str, str]) -> tuple[dict[str, str], int]:
-        """One small batch in every bucket not yet walked; returns the cursors left and how many tokens
-        were buried. When no cursor is left, the application's burial is done and its job dropped."""
-        tags = [t for t in keys.TAGS if cursors.get(t, "0") != "done"]
+    def cleanup_step(self, application_id: str) -> CleanupStep:
+        """Bury one small batch (at most `cleanup_batch` tokens) in every bucket: one pipelined round
+        trip of one short script per bucket. Progress lives in Redis (the killed index shrinks), so a
+        cleanup killed midway loses nothing and any later step resumes it. When every bucket is done,
+        the job is dropped, unless a revoke of the application came meanwhile (its counter moved)."""
+        job = self._redis.zscore(keys.CLEANUP_JOBS, application_id)
         calls: list[Call] = [
             (
                 self._scripts.cleanup_app,
-                [keys.app_index(tag, application_id)],
-                [tag, cursors.get(tag, "0"), CLEANUP_BATCH],
+                [keys.app_killed(tag, application_id), keys.app_buried(tag, application_id)],
+                [tag, self.cleanup_batch],
             )
-            for tag in tags
+            for tag in keys.TAGS
         ]
-        buried = 0
-        left: dict[str, str] = {t: c for t, c in cursors.items() if c == "done"}
-        for tag, (cursor, count) in zip(tags, run_pipelined(self._redis, calls), strict=True):
-            buried += int(count)
-            left[tag] = "done" if str(cursor) == "0" else str(cursor)
-        if all(left.get(t) == "done" for t in keys.TAGS):
-            self._redis.zrem(keys.CLEANUP_JOBS, application_id)
-        return left, buried
+        results = run_pipelined(self._redis, calls)
+        left = sum(int(r[0]) for r in results)
+        buried = sum(int(r[1]) for r in results)
+        if left == 0 and job is not None:
+            self._drop_job(application_id, job)
+        return CleanupStep(buried, left == 0)
+
+    def _drop_job(self, application_id: str, seen: float) -> None:
+        """Remove the application's job if its counter is still the one seen before the step."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(keys.CLEANUP_JOBS)
+                if pipe.zscore(keys.CLEANUP_JOBS, application_id) == seen:
+                    pipe.multi()
+                    pipe.zrem(keys.CLEANUP_JOBS, application_id)
+                    pipe.execute()
+            except redis.WatchError:
+                pass  # another job changed meanwhile: the next step looks again

@@ -16,10 +16,12 @@ import redis
 
 from app.store import keys
 from app.store.lua import Scripts
-from app.store.tokens import NewToken, RefreshTokenStore
+from app.store.tokens import NewToken, RefreshTokenStore, RevokeCount
+from app.store.watermarks import WatermarkStore
 
 STREAM_MAX = 10000
 DAY = "F:86400000"
+ACCESS_TTL_MS = 3_600_000
 
 
 def now_ms() -> int:
@@ -91,9 +93,10 @@ class Token:
 class Kit:
     """Makes tokens through the store as the domain layer does, and reads the raw Redis contents."""
 
-    def __init__(self, client: redis.Redis, store: RefreshTokenStore):
+    def __init__(self, client: redis.Redis, store: RefreshTokenStore, marks: WatermarkStore | None = None):
         self.redis = client
         self.store = store
+        self.marks = marks or make_watermarks(client)
 
     def mint(
         self,
@@ -170,6 +173,24 @@ class Kit:
     def revoke(self, token: Token, **kw: Any) -> Any:
         return self.store.revoke_token(event=event_json("revoke"), token_digest=token.digest, tag=token.tag, **kw)
 
+    def revoke_apps(
+        self, *application_ids: str, cap: int = 1000, tenant_id: str | None = None, event: str | None = None
+    ) -> RevokeCount:
+        """Application-wide revocation as the domain does it: watermarks, counts, one event, a job."""
+        return self.marks.revoke_applications(
+            list(application_ids),
+            cap=cap,
+            event=event or event_json("revoke-app"),
+            access_ttl_ms=ACCESS_TTL_MS,
+            tenant_id=tenant_id,
+        )
+
+    def bury_all(self) -> int:
+        """Run the worker's cleanup over every queued job until none is left; how many were buried."""
+        from app.worker import Cleaner
+
+        return Cleaner(self.marks).run_once()
+
     def list_all(self, user_id: str, application_id: str | None = None, tenant: str = "") -> list[str]:
         found, more = self.store.list_tokens(user_id, application_id, tenant=tenant, limit=1000, cursor=None)
         assert not more
@@ -204,6 +225,10 @@ class Kit:
 
 def make_store(client: redis.Redis, stream_max_length: int = STREAM_MAX) -> RefreshTokenStore:
     return RefreshTokenStore(client, Scripts.register(client), stream_max_length)
+
+
+def make_watermarks(client: redis.Redis, stream_max_length: int = STREAM_MAX, **kw: Any) -> WatermarkStore:
+    return WatermarkStore(client, Scripts.register(client), stream_max_length, **kw)
 
 
 def embedded_client() -> redis.Redis:

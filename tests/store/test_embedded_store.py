@@ -69,11 +69,14 @@ def test_revoking_an_application_reaches_every_bucket(any_kit: Kit) -> None:
     target = [any_kit.mint(user_in(b), "app-a") for b in range(keys.BUCKETS)]
     other = any_kit.mint(user_in(9), "app-b")
 
-    count = any_kit.store.revoke_application("app-a", tenant="", cap=100, event=event_json())
+    count = any_kit.revoke_apps("app-a", cap=100)
 
     assert count.invalidated == keys.BUCKETS
     assert sorted(count.token_ids) == sorted(t.token_id for t in target)
     assert any_kit.is_live(other) and not any(any_kit.is_live(t) for t in target)
+    assert any_kit.bury_all() == keys.BUCKETS
+    assert any_kit.is_live(other) and not any(any_kit.is_live(t) for t in target)
+    assert any_kit.revoke_apps("app-a") == RevokeCount(0, keys.BUCKETS, [])
 
 
 def test_paging_returns_each_token_once_newest_first_even_with_equal_insert_instants(any_kit: Kit) -> None:
@@ -164,7 +167,10 @@ def test_pipelined_steps_still_work_after_redis_forgets_its_scripts(any_kit: Kit
     tokens = any_kit.import_tokens([any_kit.new_import(u, imported_value(u, foreign=False)) for u in users])
     any_kit.redis.script_flush()
 
-    count = any_kit.store.revoke_application("app-1", tenant="", cap=99, event=event_json())
+    count = any_kit.revoke_apps("app-1", cap=99)
+    any_kit.redis.script_flush()
+    buried = any_kit.bury_all()
 
     assert count.invalidated == keys.BUCKETS
+    assert buried == keys.BUCKETS
     assert not any(any_kit.is_live(t) for t in tokens)

@@ -93,20 +93,41 @@ def test_revoking_a_user_appends_one_event_with_its_counts_and_revoking_nothing_
     assert len(read["refreshTokenIds"]) == 1
 
 
-def test_revoking_an_application_appends_one_event_in_each_bucket_holding_its_tokens(kit: Kit) -> None:
+def test_revoking_an_application_appends_one_event_with_the_totals_to_its_own_bucket(kit: Kit) -> None:
+    app_id = str(keys.new_token_id(5))  # an application id names its bucket as a user id does
     buckets = (0, 7, 15)
     for b in buckets:
-        kit.mint_many(2, user_in(b), "app-a")
+        kit.mint_many(2, user_in(b), app_id)
+    first = kit.mint(user_in(9), app_id)
+    kit.revoke(first)
     kit.mint(user_in(3), "app-b")
     lengths = {tag: kit.redis.xlen(keys.events(tag)) for tag in keys.TAGS}
 
-    kit.store.revoke_application("app-a", tenant="", cap=10, event='{"id":"ra"}')
+    count = kit.revoke_apps(app_id, cap=32, event='{"id":"ra"}')
+    kit.revoke_apps(app_id, event='{"id":"again"}')  # nothing left to invalidate: no event
 
     grown = {tag: kit.redis.xlen(keys.events(tag)) - n for tag, n in lengths.items()}
-    assert grown == {tag: 1 if i in buckets else 0 for i, tag in enumerate(keys.TAGS)}
-    for b in buckets:
-        _, fields = kit.redis.xrange(keys.events(keys.TAGS[b]))[-1]
-        assert (events.read(fields)["invalidatedTokens"], fields["d"]) == (2, '{"id":"ra"}')
+    assert grown == {tag: 1 if i == 5 else 0 for i, tag in enumerate(keys.TAGS)}
+    _, fields = kit.redis.xrange(keys.events(keys.TAGS[5]))[-1]
+    read = events.read(fields)
+    assert (read["type"], read["id"]) == (events.REVOKE, "ra")
+    assert (read["invalidatedTokens"], read["previouslyInvalidatedTokens"]) == (6, 1)
+    assert sorted(read["refreshTokenIds"]) == sorted(count.token_ids) and len(count.token_ids) == 6
+
+
+def test_revoking_a_tenants_applications_appends_one_event_to_the_tenants_bucket(kit: Kit) -> None:
+    tenant = str(keys.new_token_id(11))
+    for app_id in ("app-a", "app-b"):
+        for b in (1, 2):
+            kit.mint(user_in(b), app_id, tenant)
+    lengths = {tag: kit.redis.xlen(keys.events(tag)) for tag in keys.TAGS}
+
+    kit.revoke_apps("app-a", "app-b", tenant_id=tenant, event='{"id":"rt"}')
+
+    grown = {tag: kit.redis.xlen(keys.events(tag)) - n for tag, n in lengths.items()}
+    assert grown == {tag: 1 if i == 11 else 0 for i, tag in enumerate(keys.TAGS)}
+    _, fields = kit.redis.xrange(keys.events(keys.TAGS[11]))[-1]
+    assert events.read(fields)["invalidatedTokens"] == 4
 
 
 def test_a_revoke_that_finds_nothing_appends_no_event(kit: Kit) -> None:
@@ -194,10 +215,16 @@ def test_each_step_on_one_bucket_is_a_single_evalsha(counted: tuple[Kit, Recorde
             user, "app-1", tenant="", cap=9, event=event_json()
         ),
         "revoke user": lambda: kit.store.revoke_user(user, None, tenant="", cap=9, event=event_json()),
+        "get by id (the record and the watermarks covering it)": lambda: kit.store.get(third.token_id),
+        "is the session live and its access token not denied": lambda: kit.store.session_is_live(
+            third.token_id, str(keys.new_token_id(bucket_of(third.token_id)))
+        ),
+        "invalidate everything of the user": lambda: kit.marks.invalidate_user(
+            user, cap=9, event=event_json(), access_ttl_ms=60_000
+        ),
     }
     for name, step in steps.items():
         assert recorder.measure(step) == (1, ["EVALSHA"]), name
-    assert recorder.measure(lambda: kit.store.get(third.token_id)) == (1, ["HMGET"])
 
 
 def test_a_value_whose_pointer_is_in_another_bucket_costs_two_evalsha(counted: tuple[Kit, Recorder]) -> None:
@@ -229,17 +256,29 @@ def test_an_import_with_pointers_in_other_buckets_claims_them_in_a_round_trip_fi
     assert recorder.measure(lambda: kit.import_tokens(prepared)) == (2, ["SET", "SET", "EVALSHA"])
 
 
-def test_revoking_an_application_is_one_round_trip_of_one_evalsha_per_bucket(
+def test_revoking_an_application_is_one_round_trip_of_one_evalsha_per_bucket_then_one_for_event_and_job(
     counted: tuple[Kit, Recorder],
 ) -> None:
     kit, recorder = counted
     for b in range(keys.BUCKETS):
         kit.mint(user_in(b), "app-a")
 
-    assert recorder.measure(lambda: kit.store.revoke_application("app-a", tenant="", cap=9, event=event_json())) == (
-        1,
-        ["EVALSHA"] * keys.BUCKETS,
+    assert recorder.measure(lambda: kit.revoke_apps("app-a", cap=9)) == (
+        2,
+        ["EVALSHA"] * keys.BUCKETS + ["ZINCRBY", "XADD"],
     )
+
+
+def test_a_cleanup_step_is_one_round_trip_of_one_evalsha_per_bucket_after_reading_its_job(
+    counted: tuple[Kit, Recorder],
+) -> None:
+    kit, recorder = counted
+    for b in range(keys.BUCKETS):
+        kit.mint_many(3, user_in(b), "app-a")
+    kit.revoke_apps("app-a")
+    kit.marks.cleanup_batch = 2
+
+    assert recorder.measure(lambda: kit.marks.cleanup_step("app-a")) == (2, ["ZSCORE"] + ["EVALSHA"] * keys.BUCKETS)
 
 
 def test_an_import_with_every_pointer_in_its_users_bucket_is_one_round_trip(

@@ -9,10 +9,15 @@
 --   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
 --   and an old value is recognised, never resurrected).
 -- Valid-from watermarks (strings, epoch ms; a token whose insert instant is at or before one
--- is dead): vf:{t}:<user> (Microsoft Graph's invalidateAllRefreshTokens), av:{t}:<app> and
--- tv:{t}:<tenant> (application- and tenant-wide revocation, written into every bucket so each
--- bucket's scripts read their own copy). ap:{t}:<app> counts the app index's members that a
--- watermark killed and the cleanup has not yet buried; ab:{t}:<app> those it has buried.
+-- is dead): vf:{t}:<user> (Microsoft Graph's invalidateAllRefreshTokens) and av:{t}:<app>
+-- (application-wide revocation, written into every bucket so each bucket's scripts read their own
+-- copy; a tenant-wide revoke writes one for each of the tenant's applications). An application
+-- watermark moves the application's live index a:{t}:<app> whole (RENAME, O(1)) to ak:{t}:<app>:
+-- the members it killed, awaiting burial; ab:{t}:<app> counts those the burial has deleted.
+-- Same-millisecond rule: mint.lua stamps a token's insert instant past every watermark it can see
+-- (at least the watermark + 1), and an application watermark is set past every stamp that can
+-- exist (at least now + 1, and past its previous value), so whatever Redis ran first decides:
+-- a token minted before a watermark is dead, one minted after it lives, even in the same ms.
 
 local TAG = ARGV[1]
 
@@ -31,15 +36,14 @@ local function k_app_dead(a) return 'ad:' .. TAG .. ':' .. a end
 local function k_events() return 'ev:' .. TAG end
 local function k_user_from(u) return 'vf:' .. TAG .. ':' .. u end
 local function k_app_from(a) return 'av:' .. TAG .. ':' .. a end
-local function k_tenant_from(tn) return 'tv:' .. TAG .. ':' .. tn end
-local function k_app_pending(a) return 'ap:' .. TAG .. ':' .. a end
+local function k_app_killed(a) return 'ak:' .. TAG .. ':' .. a end
 
--- The valid-from watermarks covering a token of user u, application a, tenant tn (0: none):
--- the latest of the three, and the application's own.
-local function valid_from(u, a, tn)
-  local w = redis.call('MGET', k_user_from(u), k_app_from(a), k_tenant_from(tn))
-  local app = tonumber(w[2]) or 0
-  return math.max(tonumber(w[1]) or 0, app, tonumber(w[3]) or 0), app
+-- The valid-from watermark covering a token of user u and application a (0: none): the later of
+-- the two. (A tenant-wide revoke writes its applications' watermarks; the tenant's own tv: is
+-- only for access tokens without a session, checked in app/access.py.)
+local function valid_from(u, a)
+  local w = redis.call('MGET', k_user_from(u), k_app_from(a))
+  return math.max(tonumber(w[1]) or 0, tonumber(w[2]) or 0)
 end
 
 -- Keep `key` alive at least until instant `at` (ms); never shortens a longer life.
@@ -71,14 +75,12 @@ local function revoke_record(id, now, dead)
   if not f[1] then return -1 end
   if f[4] then return 0 end
   local u, a, x = f[1], f[2], tonumber(f[3])
-  local from, app_from = valid_from(u, a, f[5])
+  local from = valid_from(u, a)
   local ii = tonumber(f[6])
   redis.call('ZREM', k_user(u), id)
   redis.call('ZREM', k_user_app(u, a), id)
-  if redis.call('ZREM', k_app(a), id) == 1 and ii <= app_from
-      and redis.call('DECR', k_app_pending(a)) <= 0 then
-    -- it no longer counts among the app index's members a watermark killed and none buried yet
-    redis.call('DEL', k_app_pending(a))
+  if redis.call('ZREM', k_app(a), id) == 0 then
+    redis.call('ZREM', k_app_killed(a), id)  -- an application watermark killed it: no burial needed now
   end
   if x <= now then
     redis.call('DEL', rk)
@@ -105,9 +107,9 @@ end
 local function live_ids(index, now)
   local out = {}
   for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-    local f = redis.call('HMGET', k_record(id), 'x', 'ii', 'u', 'a', 'tn')
+    local f = redis.call('HMGET', k_record(id), 'x', 'ii', 'u', 'a')
     if f[1] and tonumber(f[1]) > now then
-      if tonumber(f[2]) > valid_from(f[3], f[4], f[5]) then out[#out + 1] = id end
+      if tonumber(f[2]) > valid_from(f[3], f[4]) then out[#out + 1] = id end
     else
       redis.call('ZREM', index, id)
     end

@@ -24,7 +24,7 @@ if f[10] then return { 'invalid', 'revoked' } end
 local now = now_ms()
 local x = tonumber(f[5])
 if x <= now then return { 'invalid', 'expired' } end
-if tonumber(f[7]) <= valid_from(f[1], f[2], f[3]) then return { 'invalid', 'revoked' } end
+if tonumber(f[7]) <= valid_from(f[1], f[2]) then return { 'invalid', 'revoked' } end
 local owner = { f[1], f[2], f[3] }
 if ARGV[9] ~= '' and f[2] ~= ARGV[9] then return { 'invalid', 'client' } end
 if ARGV[10] ~= '' then

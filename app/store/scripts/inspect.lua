@@ -9,7 +9,7 @@ local f = redis.call('HMGET', KEYS[1], 'u', 'a', 'tn', 'ii', 'si', 'x', 'la', 'l
 if not f[1] or f[10] or tonumber(f[6]) <= now_ms() then return {} end
 if ARGV[2] ~= '' and f[11] ~= ARGV[2] then return {} end
 if ARGV[3] ~= '' and redis.call('EXISTS', 'dj:' .. TAG .. ':' .. ARGV[3]) == 1 then return {} end
-if tonumber(f[4]) <= valid_from(f[1], f[2], f[3]) then return {} end
+if tonumber(f[4]) <= valid_from(f[1], f[2]) then return {} end
 local out = {}
 for j = 1, 9 do out[j] = f[j] or '' end
 return out

@@ -11,8 +11,8 @@ if ARGV[3] ~= '' then max = ARGV[3] end
 local out, found, offset = { 0 }, 0, 0
 local froms = {}
 local function killed(f)
-  local scope = f[1] .. f[2] .. f[3]
-  if not froms[scope] then froms[scope] = valid_from(f[1], f[2], f[3]) end
+  local scope = f[1] .. ':' .. f[2]
+  if not froms[scope] then froms[scope] = valid_from(f[1], f[2]) end
   return tonumber(f[4]) <= froms[scope]
 end
 while true do

@@ -30,7 +30,7 @@ for i = 0, n - 1 do
   local b = 6 + i * 12
   local id, dg, here, u, a, tn = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   -- a token minted in the millisecond of a valid-from reset, after it, is stamped just past it
-  local ii = tonumber(ARGV[b + 6]) or math.max(now, valid_from(u, a, tn) + 1)
+  local ii = tonumber(ARGV[b + 6]) or math.max(now, valid_from(u, a) + 1)
   local si = tonumber(ARGV[b + 7]) or ii
   local pl = ARGV[b + 8]
   local kind, ttl, max = string.match(pl, '^(%a):(%d+):?(%d*)$')

@@ -3,7 +3,8 @@
 -- ARGV: [1] tag, [2] tenant id ('' = any), [3] application id filter for the tombstone count
 --       ('' = none), [4] cap on ids returned, [5] stream max length, [6] event JSON
 -- Returns: { invalidated, previously invalidated, id... (at most the cap) }
--- Counts are exact under concurrency: the script is atomic, so each token is counted once.
+-- Counts are exact under concurrency: the script is atomic, so each token is counted once. A token
+-- a valid-from watermark killed (still indexed until its burial) counts as previously invalidated.
 local now = now_ms()
 local tenant, app, cap = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local previously = 0
@@ -20,9 +21,12 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if not tn then
     redis.call('ZREM', KEYS[1], id)
   elseif tenant == '' or tn == tenant then
-    if revoke_record(id, now, dead) == 1 then
+    local revoked = revoke_record(id, now, dead)
+    if revoked == 1 then
       n = n + 1
       if n <= cap then ids[#ids + 1] = id end
+    elseif revoked == 0 then
+      previously = previously + 1  -- a watermark had killed it; it is a tombstone now
     end
   end
 end

@@ -15,7 +15,7 @@ if not f[1] or f[5] then return { 'missing' } end
 if ARGV[3] ~= '' and f[4] ~= ARGV[3] then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
 if ARGV[5] ~= '' and f[3] ~= ARGV[5] then return { 'missing' } end
-if tonumber(f[7]) <= valid_from(f[1], f[2], f[3]) then return { 'missing' } end
+if tonumber(f[7]) <= valid_from(f[1], f[2]) then return { 'missing' } end
 if (ARGV[8] or '') ~= '' and f[2] ~= ARGV[8] then
   if tonumber(f[6]) > now_ms() then return { 'foreign' } end
   return { 'missing' }
