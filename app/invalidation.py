@@ -14,7 +14,7 @@ from app import events
 from app.access import AccessTokens
 from app.applications import Registry
 from app.caller import Caller
-from app.errors import FieldError, GeneralError, NotFound
+from app.errors import FieldError, GeneralError, NotFound, Unauthorized
 from app.store.tokens import RevokeCount
 from app.store.watermarks import UserReset, WatermarkStore
 from app.tokens import TokenService
@@ -82,7 +82,7 @@ class Invalidation:
         if sum(bool(v) for v in (token, refresh)) + (1 if realm or username else 0) != 1:
             raise GeneralError("[invalid]", "Give exactly one of token, refresh_token, or realm_name and/or username.")
         if token:
-            return self._invalidate_access_token(str(token))
+            return self._invalidate_access_token(caller, str(token))
         if refresh:
             return self._invalidate_refresh_token(caller, str(refresh))
         tenant_id = self._realm(str(realm)) if realm else None
@@ -105,16 +105,25 @@ class Invalidation:
             count = self.revoke_tenant(caller, tenant_id, None)
         return 200, _counts(count.invalidated, count.previously_invalidated)
 
-    def _invalidate_access_token(self, token: str) -> tuple[int, dict[str, Any]]:
+    def _invalidate_access_token(self, caller: Caller, token: str) -> tuple[int, dict[str, Any]]:
+        """Deny the token's jti until it expires. One that had expired, or was dead already (its
+        session revoked, a valid-from after it, or denied before), counts as previously invalidated."""
         claims = self._access.decode_ignoring_expiry(token)
         jti = claims.get("jti") if claims else None
         if not claims or not _is_uuid(jti):
             return 404, _counts(0, 0)
+        if caller.tenant_id and claims.get("tid", caller.tenant_id) != caller.tenant_id:
+            return 404, _counts(0, 0)
         expiry_ms = int(claims["exp"]) * 1000
         if expiry_ms <= time.time() * 1000:
             return 200, _counts(0, 1)  # it expired: nothing left to invalidate
+        try:
+            self._access.validate(token)
+            live = True
+        except Unauthorized:
+            live = False
         newly = self._watermarks.deny_access_token(str(jti), expiry_ms)
-        return 200, _counts(1, 0) if newly else _counts(0, 1)
+        return 200, _counts(1, 0) if newly and live else _counts(0, 1)
 
     def _invalidate_refresh_token(self, caller: Caller, value: str) -> tuple[int, dict[str, Any]]:
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -20,19 +20,30 @@ blp = Blueprint("graph", __name__, description="Microsoft Graph: invalidate ever
 PREFIXES = ("", "/v1.0", "/beta")
 
 
+def _caller() -> Caller:
+    """An API key, or a user whose Bearer access token is valid now: signed, unexpired, and not
+    revoked (a token its own reset killed cannot act again)."""
+    caller = auth.api_key(allow_user=True)
+    if caller.is_user:
+        services().access.validate(request.headers.get("Authorization", "")[7:].strip())
+    return caller
+
+
 def _user(caller: Caller, user_id: str | None) -> str:
-    """The user acted on: the path's (API key), or the caller's own (`/me`, Bearer only)."""
+    """The user acted on: the path's (an API key, or that user's own Bearer token), or the caller's
+    own (`/me`, Bearer only). Another user's token is refused (401)."""
     if user_id is None:
         if not caller.is_user or not caller.id:
             raise Unauthorized()
         return caller.id
-    if caller.is_user:
+    user = path_uuid(user_id)
+    if caller.is_user and caller.id != user:
         raise Unauthorized()
-    return path_uuid(user_id)
+    return user
 
 
 def _reset(user_id: str | None) -> None:
-    caller = auth.api_key(allow_user=True)
+    caller = _caller()
     services().invalidation.invalidate_user(caller, _user(caller, user_id), None)
 
 
@@ -66,8 +77,5 @@ class TokenValidityView(MethodView):
     @blp.response(200, TokenValidity())
     def get(self, user_id: str) -> dict[str, Any]:
         """When the user's refresh tokens were last all invalidated (null when never)."""
-        caller = auth.api_key(allow_user=True)
-        user = path_uuid(user_id)
-        if caller.is_user and caller.id != user:
-            raise Unauthorized()
-        return {"refreshTokensValidFromDateTime": services().invalidation.token_validity(user)}
+        caller = _caller()
+        return {"refreshTokensValidFromDateTime": services().invalidation.token_validity(_user(caller, user_id))}
