@@ -24,7 +24,7 @@ Layout (t = bucket tag, all instants epoch ms):
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
 Jobs (not on a token's slot): jobs:cleanup  zset  applications whose watermarked tokens await burial,
-  scored by a counter each revoke increments (the cleanup drops a job only if no revoke came since)
+  scored by the instant (us) of the latest revoke (the cleanup drops a job only if no revoke came since)
 Configuration (small, cached per process; not on a token's slot):
   cfg:tenant:<id>, cfg:app:<id>, cfg:key:<sha256 of key>, cfg:keyid:<id>, cfg:sk:<kid>  JSON strings
   cfg:tenants, cfg:apps, cfg:keys, cfg:sks                                               sets of ids

@@ -9,6 +9,7 @@ worker) that never hold Redis for more than a few milliseconds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,8 +106,8 @@ class WatermarkStore:
         if tenant_id and marks:
             for tag in keys.TAGS:
                 pipe.set(keys.tenant_valid_from(tag, tenant_id), min(marks), px=access_ttl_ms + 60_000)
-        for application_id in application_ids:
-            pipe.zincrby(keys.CLEANUP_JOBS, 1, application_id)
+        job = time.time_ns() // 1000  # a new score for each revoke: see _drop_job
+        pipe.zadd(keys.CLEANUP_JOBS, {application_id: job for application_id in application_ids})
         if invalidated:
             scope = tenant_id or (application_ids[0] if len(application_ids) == 1 else "")
             pipe.xadd(
@@ -156,7 +157,7 @@ class WatermarkStore:
         """Bury one small batch (at most `cleanup_batch` tokens) in every bucket: one pipelined round
         trip of one short script per bucket. Progress lives in Redis (the killed index shrinks), so a
         cleanup killed midway loses nothing and any later step resumes it. When every bucket is done,
-        the job is dropped, unless a revoke of the application came meanwhile (its counter moved)."""
+        the job is dropped, unless a revoke of the application came meanwhile (its score moved)."""
         job = self._redis.zscore(keys.CLEANUP_JOBS, application_id)
         calls: list[Call] = [
             (
@@ -174,7 +175,9 @@ class WatermarkStore:
         return CleanupStep(buried, left == 0)
 
     def _drop_job(self, application_id: str, seen: float) -> None:
-        """Remove the application's job if its counter is still the one seen before the step."""
+        """Remove the application's job if its score is still the one seen before the step: a revoke
+        since then (which rewrites the score with its own instant, in microseconds) keeps it queued,
+        whether or not another worker dropped and it re-added the job meanwhile."""
         with self._redis.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(keys.CLEANUP_JOBS)
