@@ -6,10 +6,12 @@ import fcntl
 import logging
 import os
 import tempfile
-from typing import IO
+import threading
+from typing import IO, Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.connection import AbstractConnection
 from redis.retry import Retry
 
 from app.config import Settings
@@ -35,7 +37,7 @@ def connect(settings: Settings) -> redis.Redis:
         _hold_embedded_lock()
         log.warning(EMBEDDED_NOTICE)
         return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    return redis.Redis.from_url(
+    return ThreadConnectionRedis.from_url(
         settings.redis_url,
         decode_responses=True,
         socket_connect_timeout=settings.redis_connect_timeout,
@@ -43,6 +45,59 @@ def connect(settings: Settings) -> redis.Redis:
         retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         health_check_interval=30,
     )
+
+
+class ThreadConnectionRedis(redis.Redis):
+    """redis-py's client, sending each command on a connection of the calling thread's own.
+
+    redis-py checks a connection out of its pool for every command (a lock, a pid check, a poll of
+    the socket for stale data) and runs observability hooks around it: about 30 us of CPU a
+    command, a fifth of a hot request. Each thread here keeps one connection instead (a new one
+    after a fork), with the same settings, timeouts, health checks and retry: a ConnectionError is
+    retried once on a fresh connection, and any error drops the connection, so a reply that never
+    arrived cannot be read by the next command. Pipelines and pub/sub still use the pool.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._own = threading.local()
+        self._opened: list[AbstractConnection] = []
+        self._opened_lock = threading.Lock()
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        connection = self._thread_connection()
+        return connection.retry.call_with_retry(
+            lambda: self._send(connection, args, options),
+            lambda error: connection.disconnect(),
+        )
+
+    def _send(self, connection: AbstractConnection, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+        try:
+            connection.send_command(*args, **options)
+            return self.parse_response(connection, args[0], **options)
+        except redis.ResponseError:
+            raise  # an error reply: it was read whole
+        except BaseException:
+            connection.disconnect()
+            raise
+
+    def _thread_connection(self) -> AbstractConnection:
+        own = self._own
+        if getattr(own, "pid", None) != os.getpid():
+            pool = self.connection_pool
+            own.connection = pool.connection_class(**pool.connection_kwargs)
+            own.pid = os.getpid()
+            with self._opened_lock:
+                self._opened.append(own.connection)
+        connection: AbstractConnection = own.connection
+        return connection
+
+    def close(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.disconnect()
+        super().close()
 
 
 _lock_file: IO[str] | None = None

@@ -1,0 +1,87 @@
+"""The service's Redis client keeps one connection per thread (and per process) and recovers from a
+restarted server, a stalled reply and an error reply as redis-py's pooled client does."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+import redis
+
+from app.config import Settings
+from app.store.connection import ThreadConnectionRedis, connect
+from tests.conftest import RedisServer
+
+
+def client_for(server: RedisServer, **overrides: float) -> redis.Redis:
+    client = connect(Settings(redis_url=server.url, **overrides))  # type: ignore[arg-type]
+    assert isinstance(client, ThreadConnectionRedis)
+    return client
+
+
+def client_ids(client: redis.Redis, threads: int) -> set[int]:
+    seen: set[int] = set()
+
+    def ask() -> None:
+        for _ in range(3):
+            seen.add(int(client.client_id()))
+
+    workers = [threading.Thread(target=ask) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return seen
+
+
+def test_each_thread_talks_on_a_connection_of_its_own(redis_server: RedisServer) -> None:
+    client = client_for(redis_server)
+    assert client.set("k", "v") is True and client.get("k") == "v"  # replies parsed as redis-py parses them
+    assert len({int(client.client_id()) for _ in range(5)}) == 1
+    assert len(client_ids(client, 4)) == 4
+    client.close()
+
+
+def test_a_forked_child_opens_its_own_connection(redis_server: RedisServer) -> None:
+    client = client_for(redis_server)
+    parent = int(client.client_id())
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(writer, str(client.client_id()).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = int(os.read(reader, 64))
+    assert child != parent and int(client.client_id()) == parent
+
+
+def test_a_restarted_server_is_reached_again_by_the_next_command(tmp_path: object) -> None:
+    server = RedisServer()
+    try:
+        client = client_for(server)
+        client.set("k", "1")
+        server = server.restart()
+        assert client.ping() is True  # the dead connection is retried once on a fresh one
+    finally:
+        server.stop()
+
+
+def test_a_stalled_reply_is_a_timeout_and_the_next_command_gets_its_own_reply(redis_server: RedisServer) -> None:
+    client = client_for(redis_server, redis_read_timeout=0.2)
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        client.blpop(["nothing"], timeout=0.5)
+    assert time.monotonic() - started < 0.45
+    time.sleep(0.4)  # the late +OK arrives on the dropped connection, never read
+    client.set("after", "x")
+    assert client.get("after") == "x"
+
+
+def test_an_error_reply_keeps_the_connection(redis_server: RedisServer) -> None:
+    client = client_for(redis_server)
+    before = int(client.client_id())
+    with pytest.raises(redis.ResponseError):
+        client.execute_command("NO-SUCH-COMMAND")
+    assert int(client.client_id()) == before
