@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
 
 import redis
@@ -16,6 +15,7 @@ from app.apikeys import ApiKeys
 from app.applications import Registry
 from app.config import Settings
 from app.errors import register_error_handlers
+from app.ids import random_uuid
 from app.invalidation import Invalidation
 from app.oauth import OAuth
 from app.schemas.common import Errors
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _prepare() -> None:
-        g.request_id = (request.headers.get("X-Request-Id") or "")[:64] or str(uuid.uuid4())
+        g.request_id = (request.headers.get("X-Request-Id") or "")[:64] or random_uuid()
         services.ensure_ready()
 
     @app.after_request

@@ -13,7 +13,9 @@ import time
 import uuid
 from typing import Any
 
+from app import jsontext
 from app.caller import Caller
+from app.ids import random_uuid
 
 CREATE = "jwt.refresh-token.create"
 IMPORT = "jwt.refresh-token.import"
@@ -38,7 +40,7 @@ def build(
     """The event's JSON. `info` is the caller's eventInfo, unchanged; without one, the caller's
     address and user agent stand in for it."""
     event: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
+        "id": random_uuid(),
         "type": event_type,
         "createInstant": int(time.time() * 1000),
         "scope": scope,
@@ -54,7 +56,8 @@ def build(
         event["userId"] = user_id
     if application_ttls:
         event["applicationTimeToLiveInSeconds"] = application_ttls
-    return json.dumps(event, separators=(",", ":"), default=str)
+    # the caller's eventInfo may hold floats, which only the standard library writes as before
+    return jsontext.dumps(event, caller_json=bool(info)).decode()
 
 
 def read(fields: dict[str, str]) -> dict[str, Any]:

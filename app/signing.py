@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.errors import FieldError, NotFound
+from app.ids import random_uuid
 from app.store.config import ConfigStore
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ class Signer:
             "iss": self._issuer,
             "iat": now,
             "exp": now + ttl_seconds,
-            "jti": str(uuid.uuid4()),
+            "jti": random_uuid(),
             **claims,
         }
         token = jwt.encode(payload, key.signing, algorithm=key.algorithm, headers={"kid": key.kid})

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
 from flask import Response, current_app
 
+from app import jsontext
 from app.errors import NotFound
 from app.schemas.tokens import Device, MetaData
 from app.store.tokens import RevokeCount, StoredToken
 
-_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 _META_KEYS = tuple(MetaData._declared_fields)
 _DEVICE_KEYS = frozenset(Device._declared_fields)
 
@@ -33,18 +31,10 @@ def path_uuid(value: str) -> str:
 
 def json_response(body: Any, headers: Mapping[str, str] | None = None, *, caller_json: bool = False) -> Response:
     """A 200 JSON answer, byte for byte as Flask's jsonify writes it (sorted keys, no spaces, non-ASCII
-    escaped, a final newline), encoded by orjson: a few microseconds where jsonify takes tens and a
-    response schema's dump hundreds. With `caller_json` (the body holds JSON a caller chose, such as
-    metaData.data) the standard library encodes it, since orjson writes some floats its own way
-    (1e16 for 1e+16, null for NaN)."""
-    data = None
-    if not caller_json:
-        try:
-            data = orjson.dumps(body, option=_ORJSON)
-        except orjson.JSONEncodeError:  # an integer beyond 64 bits, say
-            data = None
-    if data is None or not data.isascii():
-        data = (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    escaped, a final newline), in a few microseconds where jsonify takes tens and a response schema's
+    dump hundreds. `caller_json`: the body holds JSON a caller chose, such as metaData.data (see
+    app/jsontext.py)."""
+    data = jsontext.dumps(body, sort_keys=True, caller_json=caller_json) + b"\n"
     return Response(data, headers=headers, mimetype="application/json")
 
 

@@ -1,0 +1,47 @@
+"""jsontext writes what json.dumps writes; random_uuid writes what str(uuid.uuid4()) writes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app import jsontext
+from app.ids import random_uuid
+
+OWN = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=15,
+)
+CALLERS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=15,
+)
+
+
+def stdlib(value: Any, sort_keys: bool) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str, sort_keys=sort_keys).encode()
+
+
+@given(value=OWN, sort_keys=st.booleans())
+def test_values_without_floats_are_written_as_the_standard_library_writes_them(value: Any, sort_keys: bool) -> None:
+    assert jsontext.dumps(value, sort_keys=sort_keys) == stdlib(value, sort_keys)
+
+
+@given(value=CALLERS, sort_keys=st.booleans())
+def test_a_callers_json_is_written_as_the_standard_library_writes_it(value: Any, sort_keys: bool) -> None:
+    assert jsontext.dumps(value, sort_keys=sort_keys, caller_json=True) == stdlib(value, sort_keys)
+
+
+def test_random_uuids_are_version_4_in_uuid4s_format() -> None:
+    seen = {random_uuid() for _ in range(2000)}
+    assert len(seen) == 2000
+    for text in seen:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert {text[19] for text in seen} == set("89ab")
