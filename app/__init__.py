@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, Response, g, request
+from flask import Flask
 from flask_smorest import Api
 
 from app.access import AccessTokens
@@ -15,9 +15,9 @@ from app.apikeys import ApiKeys
 from app.applications import Registry
 from app.config import Settings
 from app.errors import register_error_handlers
-from app.ids import random_uuid
 from app.invalidation import Invalidation
 from app.oauth import OAuth
+from app.request_ids import RequestIds
 from app.schemas.common import Errors
 from app.signing import KeyRing, Signer
 from app.store.config import ConfigStore
@@ -101,15 +101,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     services = build_services(settings)
     app.extensions["refreshd"] = services
 
-    @app.before_request
-    def _prepare() -> None:
-        g.request_id = (request.headers.get("X-Request-Id") or "")[:64] or random_uuid()
-        services.ensure_ready()
-
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        return response
+    app.wsgi_app = RequestIds(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request(services.ensure_ready)
 
     register_error_handlers(app)
     api = RefreshdApi(app)

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request
 from app.apikeys import ApiKey
 from app.caller import Caller
 from app.errors import FieldError, Unauthorized
+from app.request_ids import request_id
 
 TENANT_HEADER = "X-FusionAuth-TenantId"
 _TENANT_ENVIRON = "HTTP_X_FUSIONAUTH_TENANTID"  # how WSGI names that header
@@ -31,7 +32,7 @@ def _base(environ: dict[str, Any], kind: str, ident: str | None, tenant_id: str 
         tenant_id=tenant_id,
         address=environ.get("REMOTE_ADDR") or "",
         user_agent=environ.get("HTTP_USER_AGENT", "")[:512],
-        request_id=g.request_id,
+        request_id=request_id(environ),
     )
 
 
