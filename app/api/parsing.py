@@ -11,7 +11,6 @@ one the schema gives. The routes and the OpenAPI document do not change.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields
 from marshmallow.utils import missing
 from webargs.core import _UNKNOWN_DEFAULT_PARAM, is_json
 from webargs.flaskparser import FlaskParser
+
+from app import jsontext
 
 Loader = Callable[[Any], Any]
 
@@ -78,7 +79,7 @@ def _location_data(request: flask.Request, location: str) -> Any:
     if not body:
         return {}
     try:
-        return json.loads(body.decode())
+        return jsontext.loads(body)
     except ValueError:  # not UTF-8 or not JSON: webargs answers it
         raise Slow() from None
 

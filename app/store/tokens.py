@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from app import jsontext
 from app.store import keys
 from app.store.lua import Call, Scripts, run_pipelined
 
@@ -179,7 +180,7 @@ class RefreshTokenStore:
             result[2],
             result[3],
             result[4],
-            json.loads(result[5]),
+            jsontext.loads(result[5]),
             int(result[6]),
             rotated=bool(int(result[9])),
             sealed_current=result[10] if result[0] == "grace" else None,
@@ -352,5 +353,5 @@ def _stored(token_id: str, f: Sequence[str | None]) -> StoredToken:
         expiry=int(f[5] or 0),
         last_accessed_instant=int(f[6]) if f[6] else None,
         last_accessed_address=f[7] or None,
-        meta=json.loads(f[8] or "{}"),
+        meta=jsontext.loads(f[8] or "{}"),
     )

@@ -6,6 +6,7 @@ For any input a compiled loader either gives up (Slow: marshmallow then decides)
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from typing import Any
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from marshmallow import EXCLUDE, ValidationError, fields
 from werkzeug.datastructures import MultiDict
 
+from app import jsontext
 from app.api.parsing import Slow, compile_schema
 from app.schemas import tokens as s
 
@@ -160,3 +162,41 @@ def test_anything_unusual_goes_to_marshmallow(data: Any) -> None:
     assert fast is not None
     with pytest.raises(Slow):
         fast(data)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+ODD_TEXTS = st.sampled_from(
+    [
+        b"",
+        b" ",
+        b"{",
+        b"\xef\xbb\xbf{}",
+        b'{"a":1,"a":2}',
+        b"1E400",
+        b'"\\ud800"',
+        b"NaN",
+        b"-0",
+        b"[1,]",
+        b'"\x01"',
+        b"12345678901234567890",
+        b"[0.12345678901234567890123]",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.builds(lambda v: json.dumps(v).encode(), JSON_VALUES), ODD_TEXTS, st.binary(max_size=12)))
+def test_a_body_reads_as_the_standard_library_reads_it(text: bytes) -> None:
+    try:
+        expected: Any = ("ok", _canonical(json.loads(text.decode())))
+    except ValueError:
+        expected = ("refused", "")
+    try:
+        got: Any = ("ok", _canonical(jsontext.loads(text)))
+    except ValueError:
+        got = ("refused", "")
+    assert got == expected
