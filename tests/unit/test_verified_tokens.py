@@ -1,0 +1,88 @@
+"""Signer.verify keeps the claims of tokens it verified lately: the same answers as verifying
+afresh, while the key that verified them is the KeyRing's and the token is unexpired."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from app.signing import KeyRing, Signer, SigningKey
+
+
+class Keys:
+    """A KeyRing stand-in: one ES256 key, replaceable or removable."""
+
+    def __init__(self, key: SigningKey):
+        self.key: SigningKey | None = key
+        self.loads = 0
+
+    def get(self, key_id: str) -> SigningKey | None:
+        self.loads += 1
+        return self.key if self.key is not None and self.key.id == key_id else None
+
+    def default(self) -> SigningKey:
+        assert self.key is not None
+        return self.key
+
+
+@pytest.fixture
+def keys(redis_client: Any) -> Keys:
+    from app.store.config import ConfigStore
+
+    ring = KeyRing(ConfigStore(redis_client), None, 60)
+    return Keys(ring.default())
+
+
+def test_a_token_verified_again_gives_the_same_claims_without_verifying_again(keys: Keys, monkeypatch: Any) -> None:
+    signer = Signer(keys, "http://localhost")  # type: ignore[arg-type]
+    token, _ = signer.sign({"sub": "u"}, 60)
+    first = signer.verify(token)
+    assert first is not None and first["sub"] == "u"
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: pytest.fail("verified again"))
+    second = signer.verify(token)
+    assert second == first and second is not first
+    second["sub"] = "changed"
+    assert signer.verify(token) == first
+    monkeypatch.undo()
+    assert signer.verify(token, require=("exp", "iat", "nope")) is None  # other checks: verified afresh
+
+
+def test_once_its_exp_has_passed_a_verified_token_is_verified_afresh(keys: Keys, monkeypatch: Any) -> None:
+    signer = Signer(keys, "http://localhost")  # type: ignore[arg-type]
+    token, exp = signer.sign({"sub": "u"}, 60)
+    assert signer.verify(token) is not None and signer.verify(token, verify_exp=False) is not None
+    monkeypatch.setattr(time, "time", lambda: exp + 0.5)
+
+    def expired(*args: Any, **options: Any) -> Any:  # what PyJWT answers at that time
+        if options["options"]["verify_exp"]:
+            raise jwt.ExpiredSignatureError("expired")
+        pytest.fail("a token checked without exp needed no new verification")
+
+    monkeypatch.setattr(jwt, "decode", expired)
+    assert signer.verify(token) is None
+    assert signer.verify(token, verify_exp=False) is not None
+
+
+def test_a_removed_or_reloaded_key_verifies_afresh(keys: Keys) -> None:
+    signer = Signer(keys, "http://localhost")  # type: ignore[arg-type]
+    token, _ = signer.sign({"sub": "u"}, 60)
+    assert signer.verify(token) is not None
+    original = keys.key
+    keys.key = None
+    assert signer.verify(token) is None
+    assert original is not None
+    keys.key = SigningKey(*(getattr(original, f) for f in SigningKey.__dataclass_fields__))
+    assert signer.verify(token) is not None
+
+
+def test_tokens_pyjwt_would_refuse_are_refused_and_not_kept(keys: Keys) -> None:
+    signer = Signer(keys, "http://localhost")  # type: ignore[arg-type]
+    token, _ = signer.sign({"sub": "u"}, 60)
+    header, payload, signature = token.split(".")
+    for forged in (f"{header}.{payload}.{signature[:-4]}AAAA", f"{header}=.{payload}.{signature}", "a.b.c", ""):
+        assert signer.verify(forged) is None
+    other = Signer(keys, "http://elsewhere")  # type: ignore[arg-type]
+    assert other.verify(token) is None
