@@ -5,17 +5,15 @@ in the `kid` header and is verified only with that key and only with the algorit
 made for, so `alg: none`, HS/RS confusion and unknown keys are all rejected. Rotation: generate a
 key and point an application (or tenant) at it; tokens signed by the old key keep verifying until
 that key is deleted. Private keys and HMAC secrets never leave the service: they are stored sealed
-with AES-256-GCM under REFRESHD_MASTER_KEY when it is set (otherwise unencrypted, with a warning)
-and no answer ever contains them.
+(app/sealing.py) with AES-256-GCM under REFRESHD_MASTER_KEY when it is set (otherwise unencrypted,
+with a warning) and no answer ever contains them.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
-import os
 import secrets
 import time
 import uuid
@@ -25,10 +23,10 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.errors import FieldError, NotFound
 from app.ids import random_uuid
+from app.sealing import Sealer
 from app.store.config import ConfigStore
 
 log = logging.getLogger(__name__)
@@ -94,7 +92,7 @@ class KeyRing:
 
     def __init__(self, store: ConfigStore, master_key: str | None, cache_seconds: float):
         self._store = store
-        self._aead = AESGCM(hashlib.sha256(master_key.encode()).digest()) if master_key else None
+        self._sealer = Sealer(master_key)
         self._ttl = cache_seconds
         self._cache: dict[str, tuple[float, SigningKey]] = {}
         self._default: SigningKey | None = None
@@ -157,11 +155,7 @@ class KeyRing:
     # -- storage form --------------------------------------------------------------------------
     def _seal(self, key_id: str, algorithm: str, name: str, length: int | None) -> dict[str, Any]:
         secret, public_pem = _generate(algorithm, length)
-        if self._aead is not None:
-            nonce = os.urandom(12)
-            sealed = {"sealed": base64.b64encode(nonce + self._aead.encrypt(nonce, secret, key_id.encode())).decode()}
-        else:
-            sealed = {"plain": base64.b64encode(secret).decode()}
+        sealed = self._sealer.seal(secret, key_id)
         return {
             "id": key_id,
             "algorithm": algorithm,
@@ -172,14 +166,7 @@ class KeyRing:
         }
 
     def _load(self, document: dict[str, Any]) -> SigningKey:
-        sealed = document["secret"]
-        if "sealed" in sealed:
-            if self._aead is None:
-                raise RuntimeError("the signing keys are encrypted: set REFRESHD_MASTER_KEY")
-            raw = base64.b64decode(sealed["sealed"])
-            secret = self._aead.decrypt(raw[:12], raw[12:], document["id"].encode())
-        else:
-            secret = base64.b64decode(sealed["plain"])
+        secret = self._sealer.unseal(document["secret"], document["id"])
         algorithm = document["algorithm"]
         signing: Any
         verifying: Any
