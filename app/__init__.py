@@ -15,6 +15,7 @@ from app.apikeys import ApiKeys
 from app.applications import Registry
 from app.config import Settings
 from app.errors import register_error_handlers
+from app.event_log import EventLog
 from app.invalidation import Invalidation
 from app.oauth import OAuth
 from app.request_ids import RequestIds
@@ -22,6 +23,7 @@ from app.schemas.common import Errors
 from app.signing import KeyRing, Signer
 from app.store.config import ConfigStore
 from app.store.connection import connect
+from app.store.events import EventStore
 from app.store.lua import Scripts
 from app.store.tokens import RefreshTokenStore
 from app.store.watermarks import WatermarkStore
@@ -52,6 +54,8 @@ class Services:
     access: AccessTokens
     oauth: OAuth
     invalidation: Invalidation
+    event_streams: EventStore
+    event_log: EventLog
     ready: bool = False
 
     def ensure_ready(self) -> None:
@@ -80,7 +84,17 @@ def build_services(settings: Settings) -> Services:
     oauth = OAuth(tokens, access, registry)
     invalidation = Invalidation(tokens, watermarks, access, registry, settings.revoke_ids_cap)
     api_keys = ApiKeys(config, settings.cache_seconds)
-    return Services(settings, client, registry, api_keys, signer, tokens, access, oauth, invalidation)
+    streams = EventStore(client)
+
+    def access_ttl_of(application_id: str) -> int | None:
+        application = registry.application(application_id)
+        return application.policy.access_ttl_seconds if application else None
+
+    event_log = EventLog(streams, access_ttl_of, settings.event_query_scan_limit)
+    return Services(
+        settings, client, registry, api_keys, signer, tokens, access, oauth, invalidation,
+        streams, event_log,
+    )  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> Flask:

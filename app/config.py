@@ -29,6 +29,7 @@ class Settings:
     default_access_ttl_seconds: int = 3600
     default_refresh_ttl_minutes: int = 43200
     cookie_secure: bool = False
+    event_query_scan_limit: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +53,11 @@ class Settings:
             raise SettingsError("Redis timeouts must be positive")
         if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < 16:
             raise SettingsError("REFRESHD_BOOTSTRAP_API_KEY must be at least 16 characters")
+        self._check_events()
+
+    def _check_events(self) -> None:
+        if not 100 <= self.event_query_scan_limit <= 1_000_000:
+            raise SettingsError("REFRESHD_EVENT_QUERY_SCAN_LIMIT must be between 100 and 1000000")
 
 
 def _parse(name: str, raw: str, default: object) -> object:

@@ -3,7 +3,8 @@
 Stream entries (ev:{t}) carry: t the type, d this JSON, n the number of tokens the step covered,
 p how many were already invalidated, ids the token ids (capped), and for a single token its u/a/tn
 (user, application, tenant: known only once the script has found it). `read` turns an entry back into
-one event object in FusionAuth's shape, extended with what audit consumers need.
+one event object in FusionAuth's shape, extended with what audit consumers need: the schema
+documented in docs/events.md, version SCHEMA_VERSION. No event ever holds a token value or a secret.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from app import jsontext
@@ -24,6 +26,8 @@ REFRESH = "jwt.refresh"
 REUSE = "jwt.refresh-token.reuse"
 INVALIDATE_ALL = "user.invalidate-all"
 COUNTED = (REVOKE, REUSE, INVALIDATE_ALL)
+TYPES = (CREATE, IMPORT, REFRESH, REVOKE, REUSE, INVALIDATE_ALL)
+SCHEMA_VERSION = 1
 
 
 def build(
@@ -76,4 +80,20 @@ def read(fields: dict[str, str]) -> dict[str, Any]:
     for field, name in (("u", "userId"), ("a", "applicationId"), ("tn", "tenantId")):
         if fields.get(field):
             event[name] = fields[field]
+    event["schemaVersion"] = SCHEMA_VERSION
     return event
+
+
+def with_access_ttl(event: dict[str, Any], ttl_of: Callable[[str], int | None]) -> dict[str, Any]:
+    """A revoke naming an application carries FusionAuth's `applicationTimeToLiveInSeconds` (how long
+    that application's access tokens live, so a receiver can distrust older ones); a single-token
+    revoke learns its application only inside the script, so the map is completed here."""
+    if event["type"] == REVOKE and event.get("applicationId") and "applicationTimeToLiveInSeconds" not in event:
+        ttl = ttl_of(event["applicationId"])
+        if ttl is not None:
+            event["applicationTimeToLiveInSeconds"] = {event["applicationId"]: ttl}
+    return event
+
+
+def dumps(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), default=str)
