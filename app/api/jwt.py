@@ -17,7 +17,7 @@ from app.api.common import (
     revoke_result,
     services,
 )
-from app.api.parsing import Blueprint
+from app.api.parsing import Blueprint, lean
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
@@ -34,6 +34,7 @@ def _merged(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/api/jwt/refresh")
 class Refresh(MethodView):
+    @lean
     @blp.arguments(s.RefreshListArgs(), location="query")
     @blp.response(200, s.RefreshTokens())
     @blp.alt_response(400, schema=Errors)
@@ -51,6 +52,7 @@ class Refresh(MethodView):
             out["nextCursor"] = page.next_cursor
         return json_response(out, caller_json=holds_caller_json(page.tokens))
 
+    @lean
     @blp.arguments(s.RefreshRequest(), location="json")
     @blp.response(200, s.RefreshResponse())
     @blp.alt_response(400, schema=Errors)
@@ -69,6 +71,7 @@ class Refresh(MethodView):
         _set_token_cookies(response, result.access_token, result.refresh_token, result.refresh_expiry_ms)
         return response
 
+    @lean
     @blp.arguments(s.RefreshDeleteArgs(), location="query")
     @blp.arguments(s.RefreshDeleteRequest(), location="json")
     @blp.response(200, s.RevokeResult())
@@ -92,6 +95,7 @@ class Refresh(MethodView):
 
 @blp.route("/api/jwt/refresh/<token_id>")
 class RefreshById(MethodView):
+    @lean
     @blp.response(200, s.RefreshTokenResponse())
     def get(self, token_id: str) -> Response:
         """One live refresh token by id (404 once revoked or expired)."""
@@ -99,6 +103,7 @@ class RefreshById(MethodView):
         token = services().tokens.get(caller, path_uuid(token_id))
         return json_response({"refreshToken": refresh_token(token)}, caller_json=holds_caller_json([token]))
 
+    @lean
     @blp.arguments(s.TokenIdDeleteRequest(), location="json")
     @blp.response(200, s.RevokeResult())
     def delete(self, body: dict[str, Any], token_id: str) -> Response:
@@ -134,6 +139,7 @@ def _bearer() -> str | None:
 
 @blp.route("/api/jwt/validate")
 class Validate(MethodView):
+    @lean
     @blp.response(200, s.ValidateResponse())
     def get(self) -> Response:
         """The claims of a valid access token (Bearer or `access_token` cookie); 401 otherwise,

@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from app import auth
 from app.api.common import event_info, json_response, services
-from app.api.parsing import Blueprint
+from app.api.parsing import Blueprint, lean
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
@@ -19,6 +19,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @blp.route("/api/user/refresh-token")
 class Mint(MethodView):
+    @lean
     @blp.arguments(s.MintRequest(), location="json")
     @blp.response(200, s.MintResponse())
     @blp.alt_response(400, schema=Errors)

@@ -200,3 +200,14 @@ def test_a_body_reads_as_the_standard_library_reads_it(text: bytes) -> None:
     except ValueError:
         got = ("refused", "")
     assert got == expected
+
+
+def test_a_lean_view_must_build_its_own_response() -> None:
+    from app.api.parsing import lean
+
+    @lean
+    def view() -> Any:
+        return {"not": "a response"}
+
+    with pytest.raises(TypeError, match="must return a Response"):
+        view()
