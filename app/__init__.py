@@ -20,6 +20,7 @@ from app.invalidation import Invalidation
 from app.oauth import OAuth
 from app.request_ids import RequestIds
 from app.schemas.common import Errors
+from app.sealing import Sealer
 from app.signing import KeyRing, Signer
 from app.store.config import ConfigStore
 from app.store.connection import connect
@@ -27,7 +28,9 @@ from app.store.events import EventStore
 from app.store.lua import Scripts
 from app.store.tokens import RefreshTokenStore
 from app.store.watermarks import WatermarkStore
+from app.store.webhooks import WebhookStore
 from app.tokens import TokenService
+from app.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class Services:
     invalidation: Invalidation
     event_streams: EventStore
     event_log: EventLog
+    webhook_queues: WebhookStore
+    webhooks: Webhooks
     ready: bool = False
 
     def ensure_ready(self) -> None:
@@ -91,9 +96,11 @@ def build_services(settings: Settings) -> Services:
         return application.policy.access_ttl_seconds if application else None
 
     event_log = EventLog(streams, access_ttl_of, settings.event_query_scan_limit)
+    queues = WebhookStore(client, settings.webhook_dead_letter_max)
+    webhooks = Webhooks(config, queues, streams, signer, Sealer(settings.master_key), settings.webhook_max_attempts)
     return Services(
         settings, client, registry, api_keys, signer, tokens, access, oauth, invalidation,
-        streams, event_log,
+        streams, event_log, queues, webhooks,
     )  # fmt: skip
 
 
@@ -129,7 +136,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not settings.redis_url:
         services.ensure_ready()
         # no separate worker can reach an in-process store: the web process buries watermarked tokens
+        # and delivers webhooks
+        from app.delivery import delivery_for
         from app.worker import cleaner_for
 
         threading.Thread(target=cleaner_for(services.redis, settings).run, name="cleanup", daemon=True).start()
+        threading.Thread(target=delivery_for(services, settings).run, name="delivery", daemon=True).start()
     return app

@@ -29,7 +29,15 @@ class Settings:
     default_access_ttl_seconds: int = 3600
     default_refresh_ttl_minutes: int = 43200
     cookie_secure: bool = False
+    event_retention_seconds: int = 0
     event_query_scan_limit: int = 10_000
+    webhook_max_attempts: int = 4
+    webhook_backoff_seconds: float = 1.0
+    webhook_backoff_max_seconds: float = 300.0
+    webhook_claim_idle_seconds: float = 60.0
+    webhook_poll_seconds: float = 0.1
+    webhook_batch: int = 16
+    webhook_dead_letter_max: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,8 +64,18 @@ class Settings:
         self._check_events()
 
     def _check_events(self) -> None:
+        if self.event_retention_seconds < 0:
+            raise SettingsError("REFRESHD_EVENT_RETENTION_SECONDS must be 0 (off) or positive")
         if not 100 <= self.event_query_scan_limit <= 1_000_000:
             raise SettingsError("REFRESHD_EVENT_QUERY_SCAN_LIMIT must be between 100 and 1000000")
+        if not 1 <= self.webhook_max_attempts <= 100:
+            raise SettingsError("REFRESHD_WEBHOOK_MAX_ATTEMPTS must be between 1 and 100")
+        if not 0 < self.webhook_backoff_seconds <= self.webhook_backoff_max_seconds:
+            raise SettingsError("webhook backoff: 0 < REFRESHD_WEBHOOK_BACKOFF_SECONDS <= ..._MAX_SECONDS")
+        if self.webhook_claim_idle_seconds <= 0 or self.webhook_poll_seconds <= 0:
+            raise SettingsError("REFRESHD_WEBHOOK_CLAIM_IDLE_SECONDS and ..._POLL_SECONDS must be positive")
+        if not 1 <= self.webhook_batch <= 1000 or self.webhook_dead_letter_max < 1:
+            raise SettingsError("REFRESHD_WEBHOOK_BATCH must be 1..1000, ..._DEAD_LETTER_MAX at least 1")
 
 
 def _parse(name: str, raw: str, default: object) -> object:

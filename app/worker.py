@@ -1,4 +1,5 @@
-"""The Procfile's worker: buries, in small batches, the tokens a valid-from watermark killed.
+"""The Procfile's worker: buries, in small batches, the tokens a valid-from watermark killed; and, in
+a second thread, delivers webhooks and applies event retention (app/delivery.py).
 
 `python -m app.worker` runs it against REDIS_URL. Each batch is one pipelined round trip of one
 short script per bucket (at most CLEANUP_BATCH members each), so Redis is never held for more than a
@@ -17,8 +18,9 @@ import time
 
 import redis
 
+from app import build_services
 from app.config import Settings
-from app.store.connection import connect
+from app.delivery import delivery_for
 from app.store.lua import Scripts
 from app.store.watermarks import WatermarkStore
 
@@ -64,11 +66,21 @@ def main() -> None:
     settings = Settings.from_env()
     if not settings.redis_url:
         raise SystemExit("the worker needs REDIS_URL (with the embedded store the web process cleans up itself)")
-    cleaner = cleaner_for(connect(settings), settings)
-    signal.signal(signal.SIGTERM, lambda *_: cleaner.stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: cleaner.stopping.set())
-    log.info("worker started")
+    services = build_services(settings)
+    cleaner = cleaner_for(services.redis, settings)
+    delivery = delivery_for(services, settings)
+
+    def stop(*_: object) -> None:
+        cleaner.stopping.set()
+        delivery.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    deliveries = threading.Thread(target=delivery.run, name="delivery")
+    deliveries.start()
+    log.info("worker started (webhook consumer %s)", delivery.name)
     cleaner.run()
+    deliveries.join()
     log.info("worker stopped")
 
 

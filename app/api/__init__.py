@@ -6,9 +6,9 @@ from flask_smorest import Blueprint
 
 
 def blueprints() -> list[Blueprint]:
-    from app.api import admin, elastic, events, graph, jwt, keys, oauth, status, users
+    from app.api import admin, elastic, events, graph, jwt, keys, oauth, status, users, webhooks
 
     return [
         *(jwt.blp, users.blp, admin.blp, keys.blp, oauth.blp, graph.blp, elastic.blp),
-        *(events.blp, status.blp),
+        *(events.blp, webhooks.blp, status.blp),
     ]

@@ -71,8 +71,8 @@ class KeyById(MethodView):
         if auth.api_key().tenant_id:
             raise FieldError("keyId", "invalid", "A tenant-scoped API key cannot manage signing keys.")
         ident = path_uuid(key_id)
-        if services().registry.uses_key(ident):
-            raise FieldError("keyId", "inUse", "An application or tenant signs with this key.")
+        if services().registry.uses_key(ident) or services().webhooks.uses_key(ident):
+            raise FieldError("keyId", "inUse", "An application, tenant or webhook signs with this key.")
         services().signer.keys.delete(ident)
         return Response(status=200)
 

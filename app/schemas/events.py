@@ -1,11 +1,12 @@
-"""Event wire objects: the event schema (docs/events.md, version 1) and the event query."""
+"""Event and webhook wire objects: the event schema (docs/events.md, version 1), the event query,
+webhooks in FusionAuth's shape, dead letters."""
 
 from __future__ import annotations
 
 from marshmallow import fields, validate
 
 from app.events import TYPES
-from app.schemas.common import EventInfo, Wire
+from app.schemas.common import SHORT, EventInfo, Wire
 
 
 class Actor(Wire):
@@ -49,3 +50,77 @@ class EventArgs(Wire):
 class EventsResponse(Wire):
     events = fields.List(fields.Nested(Event))
     nextCursor = fields.String(metadata={"description": "present while more events may follow"})
+
+
+class SignatureConfiguration(Wire):
+    enabled = fields.Boolean(metadata={"description": "default true: X-FusionAuth-Signature-JWT"})
+    signingKeyId = fields.UUID(allow_none=True, metadata={"description": "default: the default signing key"})
+
+
+class DeliveryState(Wire):
+    queued = fields.Integer(metadata={"description": "deliveries waiting or being retried"})
+    deadLetters = fields.Integer()
+
+
+class Webhook(Wire):
+    id = fields.UUID(dump_only=True)
+    url = fields.String(metadata={"description": "http or https, no credentials, at most 2048 characters"})
+    description = fields.String(validate=SHORT)
+    eventsEnabled = fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 64)), values=fields.Boolean(), validate=validate.Length(max=100)
+    )
+    tenantIds = fields.List(fields.UUID(), validate=validate.Length(max=100))
+    global_ = fields.Boolean(data_key="global", attribute="global", metadata={"description": "default: no tenantIds"})
+    connectTimeout = fields.Integer(validate=validate.Range(1, 60_000), metadata={"description": "ms, default 1000"})
+    readTimeout = fields.Integer(validate=validate.Range(1, 120_000), metadata={"description": "ms, default 2000"})
+    maximumAttempts = fields.Integer(validate=validate.Range(1, 100), metadata={"description": "refreshd"})
+    signatureConfiguration = fields.Nested(SignatureConfiguration)
+    securityEventTokens = fields.Boolean(
+        metadata={"description": "refreshd: deliver revocations as RFC 8417 SETs (CAEP session-revoked), RFC 8935 push"}
+    )
+    secret = fields.String(
+        validate=validate.Length(16, 256),
+        metadata={"description": "refreshd: HMAC secret; generated when absent, shown only when created or set"},
+    )
+    insertInstant = fields.Integer(dump_only=True)
+    lastUpdateInstant = fields.Integer(dump_only=True)
+    delivery = fields.Nested(DeliveryState, dump_only=True)
+
+
+class WebhookRequest(Wire):
+    webhook = fields.Nested(Webhook, required=True)
+
+
+class WebhookResponse(Wire):
+    webhook = fields.Nested(Webhook)
+
+
+class WebhooksResponse(Wire):
+    webhooks = fields.List(fields.Nested(Webhook))
+
+
+class DeadLetter(Wire):
+    eventId = fields.String()
+    event = fields.Nested(Event)
+    attempts = fields.Integer()
+    lastError = fields.String()
+    deadInstant = fields.Integer()
+    position = fields.String(metadata={"description": "the stream entry: <id>/<bucket>"})
+
+
+class DeadLetterArgs(Wire):
+    offset = fields.Integer(validate=validate.Range(0, 1_000_000))
+    limit = fields.Integer(validate=validate.Range(1, 1000))
+
+
+class DeadLettersResponse(Wire):
+    deadLetters = fields.List(fields.Nested(DeadLetter))
+    total = fields.Integer()
+
+
+class ReplayRequest(Wire):
+    eventIds = fields.List(fields.String(validate=validate.Length(max=64)), validate=validate.Length(max=1000))
+
+
+class ReplayResponse(Wire):
+    replayed = fields.Integer()

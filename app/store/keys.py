@@ -23,6 +23,15 @@ Layout (t = bucket tag, all instants epoch ms):
                                   was at the watermark, moved whole), scored by expiry
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
+  wo:{t}:<entryId>        set     webhooks still to deliver a stream entry of ev:{t} (the entry is
+                                  acknowledged in the webhook group when it empties)
+Webhook delivery (tag {w:<webhookId>}: one slot per webhook):
+  wq:{w:<id>}  zset  queued deliveries: member <entryId>/<bucket hex>, scored by when it is due (ms;
+                     a taken delivery is leased: its score moves past now until it is settled)
+  wb:{w:<id>}  hash  member -> the event JSON     wa:{w:<id>}  hash  member -> attempts so far
+  wd:{w:<id>}  zset  dead letters: event id, scored by when it died
+  wr:{w:<id>}  hash  event id -> the dead letter (event, attempts, last error)
+Stream consumer groups: refreshd-webhooks (the worker's), and any an audit consumer creates.
 Jobs (not on a token's slot): jobs:cleanup  zset  applications whose watermarked tokens await burial,
   scored by the instant (us) of the latest revoke (the cleanup drops a job only if no revoke came since)
 Configuration (small, cached per process; not on a token's slot):
@@ -140,6 +149,19 @@ def app_buried(tag: str, application_id: str) -> str:
 
 def denied(tag: str, jti: str) -> str:
     return f"dj:{tag}:{jti}"
+
+
+def outstanding(tag: str, entry_id: str) -> str:
+    return f"wo:{tag}:{entry_id}"
+
+
+WEBHOOK_GROUP = "refreshd-webhooks"
+
+
+def webhook_keys(webhook_id: str) -> tuple[str, str, str, str, str]:
+    """A webhook's queue, bodies, attempts, dead letters and dead-letter records (one hash slot)."""
+    tag = f"{{w:{webhook_id}}}"
+    return f"wq:{tag}", f"wb:{tag}", f"wa:{tag}", f"wd:{tag}", f"wr:{tag}"
 
 
 CLEANUP_JOBS = "jobs:cleanup"
