@@ -230,11 +230,12 @@ class TokenService:
         """FusionAuth's dispatch: a token wins; else user, user for application, or application."""
         if token:
             owner = caller.id if caller.is_user else (user_id or "")
+            token_digest = keys.digest(token)
             return self._revoke_one(
                 caller,
                 info,
-                token_digest=keys.digest(token),
-                tag=keys.tag_of_token(token, keys.digest(token)),
+                token_digest=token_digest,
+                tag=keys.tag_of_token(token, token_digest),
                 owner=owner or "",
             )
         if caller.is_user:
