@@ -7,7 +7,9 @@ from typing import Any
 
 import jwt
 
+from app import create_app
 from tests.api.helpers import KEY, mint, new_application, user
+from tests.conftest import make_settings
 from tests.events.conftest import Receiver, wait_until
 from tests.events.helpers import (
     REVOKE,
@@ -189,3 +191,14 @@ def test_a_security_event_token_receiver_gets_revocations_as_signed_caep_session
         "user": {"format": "iss_sub", "iss": "http://localhost", "sub": owner},
         "session": {"format": "opaque", "id": token["refreshTokenId"]},
     }
+
+
+def test_on_the_embedded_store_the_web_process_delivers_webhooks_itself(receiver: Receiver) -> None:
+    client = create_app(make_settings(None)).test_client()
+    create_webhook(client, receiver.url, REVOKE)
+    token = mint(client, user(), new_application(client))
+
+    revoke_token(client, token["refreshToken"])
+
+    (event,) = receiver.wait_for(1)
+    assert event["refreshTokenIds"] == [token["refreshTokenId"]]
