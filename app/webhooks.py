@@ -2,7 +2,7 @@
 sends and how it is signed: app/webhook_requests.py; the delivery itself: the worker (app/delivery.py).
 
 A webhook's secret (for the HMAC signature) is sealed like a signing key (app/sealing.py) and shown
-only in the answer that created or set it. A tenant-scoped API key manages only the webhooks limited
+only in the answer that created it. A tenant-scoped API key manages only the webhooks limited
 to its own tenant. A webhook receives the events recorded from its creation on (Redis's clock).
 """
 
@@ -87,14 +87,14 @@ class Webhooks:
         return {**self._public(document), "secret": secret}
 
     def update(self, caller: Caller, webhook_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        """FusionAuth's PUT: the whole webhook is replaced; its secret is kept unless a new one is given."""
+        """FusionAuth's PUT: the whole webhook is replaced; its secret is kept unless a new one is given
+        (which, like every secret after creation, is never shown)."""
         existing = self._visible(caller, webhook_id)
         document = self._document(caller, webhook_id, request, request.get("secret"), existing["insertInstant"])
         if not request.get("secret"):
             document["secret"] = existing.get("secret")
         self._config.put(KIND, webhook_id, document)
-        shown = self._public(document)
-        return {**shown, "secret": request["secret"]} if request.get("secret") else shown
+        return self._public(document)
 
     def get(self, caller: Caller, webhook_id: str) -> dict[str, Any]:
         return self._public(self._visible(caller, webhook_id))

@@ -50,7 +50,7 @@ class WebhookById(MethodView):
     @blp.response(200, s.WebhookResponse())
     @blp.alt_response(400, schema=Errors)
     def put(self, body: dict[str, Any], webhook_id: str) -> dict[str, Any]:
-        """Replace a webhook; its secret is kept unless a new one is given."""
+        """Replace a webhook; its secret is kept unless a new one is given (never shown back)."""
         return {"webhook": services().webhooks.update(auth.api_key(), path_uuid(webhook_id), body["webhook"])}
 
     @blp.response(200)

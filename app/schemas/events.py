@@ -80,7 +80,7 @@ class Webhook(Wire):
     )
     secret = fields.String(
         validate=validate.Length(16, 256),
-        metadata={"description": "refreshd: HMAC secret; generated when absent, shown only when created or set"},
+        metadata={"description": "refreshd: HMAC secret; generated when absent; shown once, at creation"},
     )
     insertInstant = fields.Integer(dump_only=True)
     lastUpdateInstant = fields.Integer(dump_only=True)

@@ -38,6 +38,8 @@ def test_a_webhook_is_created_read_replaced_and_deleted_in_fusionauths_shape(cli
     replaced = client.put(f"/api/webhook/{ident}", json=_webhook(eventsEnabled={"jwt.refresh": True}), headers=KEY)
     assert replaced.status_code == 200 and replaced.json["webhook"]["eventsEnabled"] == {"jwt.refresh": True}
     assert "secret" not in replaced.json["webhook"] and replaced.json["webhook"]["description"] == ""
+    new_secret = _webhook(secret="a-new-secret-0123456789")
+    assert "secret" not in client.put(f"/api/webhook/{ident}", json=new_secret, headers=KEY).json["webhook"]
 
     assert client.delete(f"/api/webhook/{ident}", headers=KEY).status_code == 200
     assert client.get(f"/api/webhook/{ident}", headers=KEY).status_code == 404
