@@ -47,6 +47,8 @@ import secrets
 import uuid
 from base64 import urlsafe_b64encode
 
+from app.ids import random_uuid
+
 BUCKETS = 16
 _HEX = "0123456789abcdef"
 TAGS = tuple(f"{{b{c}}}" for c in _HEX)
@@ -89,10 +91,9 @@ def new_token_value(bucket: int) -> str:
     return _HEX[bucket] + secrets.token_urlsafe(32)
 
 
-def new_token_id(bucket: int) -> uuid.UUID:
+def new_token_id(bucket: int) -> str:
     """A random UUID (version 4) whose low nibble is the bucket."""
-    raw = uuid.uuid4().int
-    return uuid.UUID(int=(raw & ~(BUCKETS - 1)) | bucket)
+    return random_uuid()[:-1] + _HEX[bucket]
 
 
 def record(tag: str, token_id: str) -> str:
