@@ -328,8 +328,8 @@ class Api:
             s = self._local.session = new_session()
         return s
 
-    def call(self, method: str, path: str, body: Any = None, *, key: bool = True) -> Reply:
-        headers = {"Authorization": self.key} if key else {}
+    def call(self, method: str, path: str, body: Any = None, *, key: bool = True, bearer: str = "") -> Reply:
+        headers = {"Authorization": f"Bearer {bearer}" if bearer else self.key} if key or bearer else {}
         if body is not None:
             headers["Content-Type"] = "application/json"
         url = self.base + path
@@ -628,6 +628,7 @@ class Bench:
         seeder.mint_many(self.app_id, [self.list_user] * LIST_TOKENS)
         users = [str(uuid.uuid4()) for _ in range(EXCHANGE_TOKENS // 5)]
         minted = seeder.mint_many(self.app_id, users * 5)
+        self.access_token = minted[0]["token"]
         self.exchange_file = self.data / "exchange.txt"
         write_lines(self.exchange_file, (m["refreshToken"] for m in minted))
         self.mint_file = self.data / "mint_users.txt"
@@ -862,6 +863,21 @@ class Bench:
             smoke,
         )
 
+    def validate_row(self) -> None:
+        def smoke() -> Reply | None:
+            r = self.api.call("GET", "/api/jwt/validate", bearer=self.access_token)
+            body = r.json()
+            ok = r.status == 200 and isinstance(body, dict) and bool((body.get("jwt") or {}).get("sid"))
+            return None if ok else r
+
+        self.measure(
+            Row("validate", "GET /api/jwt/validate, Bearer access JWT (ES256, repeated, its session checked)"),
+            self.svc_url + "/api/jwt/validate",
+            "static.lua",
+            ["GET", f"Authorization: Bearer {self.access_token}"],
+            smoke,
+        )
+
     def mint_row(self) -> None:
         def smoke() -> Reply | None:
             body = {"userId": str(uuid.uuid4()), "applicationId": self.app_id, "metaData": DEVICE}
@@ -990,6 +1006,7 @@ class Bench:
         self.revoke_id_row()
         self.list_row()
         self.exchange_row()
+        self.validate_row()
         self.mint_row()
         self.revoke_user_row()
 
