@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import threading
+import weakref
 from typing import IO, Any
 
 import redis
@@ -61,7 +62,8 @@ class ThreadConnectionRedis(redis.Redis):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._own = threading.local()
-        self._opened: list[AbstractConnection] = []
+        # weak: a thread that ends (Granian retires idle ones) takes its connection with it, closed
+        self._opened: weakref.WeakSet[AbstractConnection] = weakref.WeakSet()
         self._opened_lock = threading.Lock()
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
@@ -88,13 +90,13 @@ class ThreadConnectionRedis(redis.Redis):
             own.connection = pool.connection_class(**pool.connection_kwargs)
             own.pid = os.getpid()
             with self._opened_lock:
-                self._opened.append(own.connection)
+                self._opened.add(own.connection)
         connection: AbstractConnection = own.connection
         return connection
 
     def close(self) -> None:
         with self._opened_lock:
-            opened, self._opened = self._opened, []
+            opened, self._opened = list(self._opened), weakref.WeakSet()
         for connection in opened:
             connection.disconnect()
         super().close()

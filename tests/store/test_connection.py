@@ -3,6 +3,7 @@ restarted server, a stalled reply and an error reply as redis-py's pooled client
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -85,3 +86,16 @@ def test_an_error_reply_keeps_the_connection(redis_server: RedisServer) -> None:
     with pytest.raises(redis.ResponseError):
         client.execute_command("NO-SUCH-COMMAND")
     assert int(client.client_id()) == before
+
+
+def test_a_thread_that_ends_closes_its_connection(redis_server: RedisServer) -> None:
+    client = client_for(redis_server)
+    watcher = redis.Redis.from_url(redis_server.url)
+    before = len(watcher.client_list())
+    for _ in range(5):
+        worker = threading.Thread(target=client.ping)
+        worker.start()
+        worker.join()
+    gc.collect()
+    assert len(watcher.client_list()) <= before + 1
+    watcher.close()
