@@ -94,7 +94,7 @@ class KeyRing:
         self._store = store
         self._sealer = Sealer(master_key)
         self._ttl = cache_seconds
-        self._cache: dict[str, tuple[float, SigningKey]] = {}
+        self._cache: dict[str, tuple[float, SigningKey, dict[str, Any]]] = {}
         self._default: SigningKey | None = None
         if master_key is None:
             log.warning("REFRESHD_MASTER_KEY is not set: signing keys are stored unencrypted in Redis")
@@ -113,7 +113,9 @@ class KeyRing:
         return self._default
 
     def get(self, key_id: str) -> SigningKey | None:
-        """A key by id (= kid). Only found keys are cached, so forged kids cannot fill memory."""
+        """A key by id (= kid). Only found keys are cached, so forged kids cannot fill memory. While its
+        stored document is unchanged, a reload keeps the same object (and parses no PEM): the Signer's
+        verified tokens stay valid exactly as long as the key object that verified them."""
         hit = self._cache.get(key_id)
         now = time.monotonic()
         if hit and hit[0] > now:
@@ -124,8 +126,8 @@ class KeyRing:
         if document is None:
             self._cache.pop(key_id, None)
             return None
-        key = self._load(document)
-        self._cache[key_id] = (now + self._ttl, key)
+        key = hit[1] if hit and hit[2] == document else self._load(document)
+        self._cache[key_id] = (now + self._ttl, key, document)
         return key
 
     def all(self) -> list[SigningKey]:
@@ -234,7 +236,7 @@ class Signer:
     verification costs ~100 us (PyJWT reading the token twice, then the curve): the claims of tokens
     verified lately are kept (up to VERIFIED_CACHE of them, then forgotten at once) with the key that
     verified them. A token is answered from there only while that same key object is still the
-    KeyRing's (a deleted or reloaded key verifies afresh) and, as PyJWT checks it, while exp > now;
+    KeyRing's (a deleted or changed key verifies afresh) and, as PyJWT checks it, while exp > now;
     nbf and iat only ever become valid with time. Revocation is checked by the callers, every time.
     """
 

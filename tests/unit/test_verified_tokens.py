@@ -86,3 +86,20 @@ def test_tokens_pyjwt_would_refuse_are_refused_and_not_kept(keys: Keys) -> None:
         assert signer.verify(forged) is None
     other = Signer(keys, "http://elsewhere")  # type: ignore[arg-type]
     assert other.verify(token) is None
+
+
+def test_the_keyring_keeps_a_key_object_while_its_stored_document_is_unchanged(redis_client: Any) -> None:
+    from app.store.config import ConfigStore
+
+    ring = KeyRing(ConfigStore(redis_client), None, 0)  # no cache period: every get reads Redis
+    made = ring.generate(None, "ES256", "k", None)
+    first = ring.get(made.id)
+    assert first is not None and ring.get(made.id) is first
+    signer = Signer(ring, "http://localhost")
+    token, _ = signer.sign({"sub": "u"}, 60, first)
+    assert signer.verify(token) is not None
+    ring.delete(made.id)
+    assert ring.get(made.id) is None and signer.verify(token) is None
+    again = ring.generate(made.id, "ES256", "k", None)  # same id, new key material
+    assert ring.get(made.id) is again is not first
+    assert signer.verify(token) is None
