@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from app.applications import Registry
 from app.caller import Caller
 from app.errors import FieldError, Unauthorized
 from app.signing import Signer
+from app.store.keys import is_canonical_uuid
 from app.store.tokens import RefreshTokenStore
 from app.store.watermarks import WatermarkStore
 from app.tokens import TokenService
@@ -47,14 +47,14 @@ class AccessTokens:
         if claims is None:
             raise Unauthorized()
         sid, jti = claims.get("sid"), claims.get("jti")
-        jti = str(jti) if _is_uuid(jti) else ""
+        jti = str(jti) if is_canonical_uuid(jti) else ""
         if sid is not None:
             # the session's record and the token's denial share a slot: one call checks both
-            if not (_is_uuid(sid) and self._store.session_is_live(str(sid), jti)):
+            if not (is_canonical_uuid(sid) and self._store.session_is_live(str(sid), jti)):
                 raise Unauthorized()
         elif self._watermarks.sessionless_revoked(
             jti=jti,
-            user_id=str(claims["sub"]) if _is_uuid(claims.get("sub")) else "",
+            user_id=str(claims["sub"]) if is_canonical_uuid(claims.get("sub")) else "",
             application_id=str(claims.get("applicationId") or ""),
             tenant_id=str(claims.get("tid") or ""),
             issued_ms=int(claims["iat"]) * 1000,
@@ -106,10 +106,3 @@ class AccessTokens:
         key = self._signer.keys.get(application.access_token_key_id) if application.access_token_key_id else None
         token, _ = self._signer.sign(issued, application.policy.access_ttl_seconds, key)
         return {"token": token}
-
-
-def _is_uuid(value: object) -> bool:
-    try:
-        return isinstance(value, str) and str(uuid.UUID(value)) == value
-    except ValueError:
-        return False

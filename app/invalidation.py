@@ -15,6 +15,7 @@ from app.access import AccessTokens
 from app.applications import Registry
 from app.caller import Caller
 from app.errors import FieldError, GeneralError, NotFound, Unauthorized
+from app.store.keys import is_canonical_uuid
 from app.store.tokens import RevokeCount
 from app.store.watermarks import UserReset, WatermarkStore
 from app.tokens import TokenService
@@ -110,7 +111,7 @@ class Invalidation:
         session revoked, a valid-from after it, or denied before), counts as previously invalidated."""
         claims = self._access.decode_ignoring_expiry(token)
         jti = claims.get("jti") if claims else None
-        if not claims or not _is_uuid(jti):
+        if not claims or not is_canonical_uuid(jti):
             return 404, _counts(0, 0)
         if caller.tenant_id and claims.get("tid", caller.tenant_id) != caller.tenant_id:
             return 404, _counts(0, 0)
@@ -151,10 +152,3 @@ def _user_id(username: str) -> str:
         return str(uuid.UUID(username))
     except ValueError:
         raise FieldError("username", "invalid", "The username is a user id (a UUID).") from None
-
-
-def _is_uuid(value: object) -> bool:
-    try:
-        return isinstance(value, str) and str(uuid.UUID(value)) == value
-    except ValueError:
-        return False

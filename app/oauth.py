@@ -12,7 +12,7 @@ from app.access import AccessTokens
 from app.applications import Application, Registry
 from app.caller import Caller
 from app.errors import ApiError, Unauthorized
-from app.store.keys import digest
+from app.store.keys import digest, is_canonical_uuid
 from app.tokens import InvalidRefreshToken, TokenService
 
 REASONS = {"scope": ("invalid_scope", "The requested scope exceeds the scope granted.")}
@@ -42,7 +42,7 @@ class OAuth:
 
     def client(self, client_id: str | None, secret: str | None, *, basic: bool) -> Application:
         """The application a client authenticates as; 401 invalid_client otherwise."""
-        application = self._registry.application(client_id) if client_id and _is_uuid(client_id) else None
+        application = self._registry.application(client_id) if client_id and is_canonical_uuid(client_id) else None
         stored = (
             (application.document.get("oauthConfiguration") or {}).get("clientSecretDigest", "") if application else ""
         )
@@ -150,12 +150,3 @@ class OAuth:
         if scopes:
             answer["scope"] = " ".join(scopes)
         return answer
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False

@@ -28,6 +28,7 @@ from app.errors import FieldError, NotFound
 from app.ids import random_uuid
 from app.sealing import Sealer
 from app.store.config import ConfigStore
+from app.store.keys import is_canonical_uuid
 
 log = logging.getLogger(__name__)
 KEY, DEFAULT = "sk", "active"
@@ -120,7 +121,7 @@ class KeyRing:
         now = time.monotonic()
         if hit and hit[0] > now:
             return hit[1]
-        if not _is_uuid(key_id):
+        if not is_canonical_uuid(key_id):
             return None
         document = self._store.get(KEY, key_id)
         if document is None:
@@ -186,13 +187,6 @@ class KeyRing:
             document.get("publicKey"),
             int(document.get("insertInstant", 0)),
         )
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return len(text) == 36 and str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def _generate(algorithm: str, length: int | None) -> tuple[bytes, str | None]:

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from app import auth
 from app.api.common import path_uuid, services
+from app.errors import NotFound, Unauthorized
 from app.schemas import admin as s
 from app.schemas.common import Errors
 
@@ -43,7 +44,7 @@ class TenantById(MethodView):
         services().registry.default_tenant_id()
         tenant = services().registry.tenant(ident)
         if tenant is None or (scope and scope != ident):
-            raise_not_found()
+            raise NotFound()
         return {"tenant": tenant}
 
     @blp.arguments(s.TenantRequest(), location="json")
@@ -67,14 +68,14 @@ class TenantById(MethodView):
     @blp.response(200)
     def delete(self, tenant_id: str) -> Response:
         if _scope():
-            raise_unauthorized()
+            raise Unauthorized()
         services().registry.delete_tenant(path_uuid(tenant_id))
         return Response(status=200)
 
 
 def _save_tenant(ident: str | None, body: dict[str, Any], *, create: bool, replace: bool = False) -> dict[str, Any]:
     if _scope():
-        raise_unauthorized()
+        raise Unauthorized()
     return {"tenant": services().registry.save_tenant(ident, body.get("tenant") or {}, create=create, replace=replace)}
 
 
@@ -99,7 +100,7 @@ class ApplicationById(MethodView):
         caller = auth.api_key()
         application = services().registry.application(path_uuid(application_id))
         if application is None or (caller.tenant_id and application.tenant_id != caller.tenant_id):
-            raise_not_found()
+            raise NotFound()
         from app.applications import public_application
 
         return {"application": public_application(application.document)}
@@ -129,7 +130,7 @@ class ApplicationById(MethodView):
         ident = path_uuid(application_id)
         application = services().registry.application(ident)
         if application is None or (caller.tenant_id and application.tenant_id != caller.tenant_id):
-            raise_not_found()
+            raise NotFound()
         services().tokens.revoke_application(caller, ident, None)
         services().registry.delete_application(ident)
         return Response(status=200)
@@ -175,15 +176,3 @@ class ApiKeyById(MethodView):
         auth.api_key()
         services().api_keys.delete(auth.current_key(), path_uuid(key_id))
         return Response(status=200)
-
-
-def raise_not_found() -> None:
-    from app.errors import NotFound
-
-    raise NotFound()
-
-
-def raise_unauthorized() -> None:
-    from app.errors import Unauthorized
-
-    raise Unauthorized()

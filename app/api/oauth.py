@@ -30,6 +30,10 @@ def _form_doc(fields: dict[str, str], required: list[str]) -> dict[str, Any]:
 
 CLIENT = {"client_id": "the application id (or HTTP Basic)", "client_secret": "the client secret (or HTTP Basic)"}
 
+TOKEN_FORM = _form_doc(
+    {"token": "a refresh or access token", "token_type_hint": "refresh_token | access_token", **CLIENT}, ["token"]
+)
+
 
 def _form() -> dict[str, str]:
     if request.mimetype != "application/x-www-form-urlencoded":
@@ -83,12 +87,7 @@ class Token(MethodView):
 
 @blp.route("/oauth2/revoke")
 class Revoke(MethodView):
-    @blp.doc(
-        **_form_doc(
-            {"token": "a refresh or access token", "token_type_hint": "refresh_token | access_token", **CLIENT},
-            ["token"],
-        )
-    )
+    @blp.doc(**TOKEN_FORM)
     @blp.response(200)
     def post(self) -> Response:
         """Revoke a token (RFC 7009): 200 for unknown and already-revoked tokens too."""
@@ -100,12 +99,7 @@ class Revoke(MethodView):
 
 @blp.route("/oauth2/introspect")
 class Introspect(MethodView):
-    @blp.doc(
-        **_form_doc(
-            {"token": "a refresh or access token", "token_type_hint": "refresh_token | access_token", **CLIENT},
-            ["token"],
-        )
-    )
+    @blp.doc(**TOKEN_FORM)
     @blp.response(200)
     def post(self) -> Response:
         """Introspect a token (RFC 7662); the client must authenticate and sees only its own tokens."""

@@ -54,6 +54,16 @@ _HEX = "0123456789abcdef"
 TAGS = tuple(f"{{b{c}}}" for c in _HEX)
 
 
+def is_canonical_uuid(value: object) -> bool:
+    """Whether value is a UUID in its canonical text form (lower case, dashed): what every id here is."""
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def bucket_of_uuid(value: uuid.UUID) -> int:
     return value.int & (BUCKETS - 1)
 
