@@ -70,10 +70,6 @@ class InvalidRefreshToken(FieldError):
         self.reason = reason
 
 
-def _invalid_refresh_token() -> FieldError:
-    return FieldError("refreshToken", "invalid", "The refresh token is invalid, revoked or expired.")
-
-
 class TokenService:
     def __init__(
         self,
@@ -204,9 +200,9 @@ class TokenService:
             raise InvalidRefreshToken(result)
         application = self._registry.application(result.application_id)
         if application is None or not application.active or not application.allows_token_refresh:
-            raise _invalid_refresh_token()
+            raise InvalidRefreshToken("application")
         if caller.tenant_id and application.tenant_id != caller.tenant_id:
-            raise _invalid_refresh_token()
+            raise InvalidRefreshToken("application")
         ttl = min(ttl_seconds or application.policy.access_ttl_seconds, application.policy.access_ttl_seconds)
         if result.sealed_current is not None:
             current = _unseal(value, result.sealed_current)

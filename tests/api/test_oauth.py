@@ -167,3 +167,21 @@ def test_discovery_names_the_endpoints(client):
     for key in ("issuer", "jwks_uri", "token_endpoint", "revocation_endpoint", "introspection_endpoint"):
         assert key in doc
     assert doc["token_endpoint"].endswith("/oauth2/token") and "refresh_token" in doc["grant_types_supported"]
+
+
+def test_a_token_its_application_no_longer_refreshes_is_an_rfc_6749_invalid_grant(client):
+    app_id, secret = client_app(client)
+    minted = mint(client, user(), app_id)
+    client.patch(
+        f"/api/application/{app_id}",
+        json={"application": {"loginConfiguration": {"allowTokenRefresh": False}}},
+        headers=KEY,
+    )
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": minted["refreshToken"],
+        "client_id": app_id,
+        "client_secret": secret,
+    }
+    response = token(client, form)
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
