@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 PORT    ?= 9011
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck openapi bench clean redis-server
+.PHONY: install run test lint typecheck openapi bench fuzz clean redis-server
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,10 @@ typecheck: $(STAMP)
 # One command runs the tests: lint, types, then the whole suite against its own redis-server.
 test: $(STAMP) redis-server lint typecheck
 	$(BIN)/pytest
+
+# A longer fuzz of the whole spec than the test suite's (a new seed each run).
+fuzz: $(STAMP) redis-server
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(BIN)/pytest -s tests/faults/test_fuzz.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m app.openapi openapi/openapi.json

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 import redis
+from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
@@ -14,7 +15,7 @@ from app.access import AccessTokens
 from app.apikeys import ApiKeys
 from app.applications import Registry
 from app.config import Settings
-from app.errors import register_error_handlers
+from app.errors import StoreBreaker, register_error_handlers
 from app.event_log import EventLog
 from app.invalidation import Invalidation
 from app.oauth import OAuth
@@ -33,6 +34,17 @@ from app.tokens import TokenService
 from app.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
+
+
+class EmptyErrorResponses(BasePlugin):
+    """401 and 404 answer with an empty body (FusionAuth's way): every operation's spec says so,
+    rather than inheriting the JSON error schema of the default response."""
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: object) -> None:
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(401, {"description": "Missing or bad credentials, or no permission: no body"})
+            responses.setdefault(404, {"description": "Unknown or no longer live: no body"})
 
 
 class RefreshdApi(Api):
@@ -61,7 +73,15 @@ class Services:
     event_log: EventLog
     webhook_queues: WebhookStore
     webhooks: Webhooks
+    breaker: StoreBreaker
     ready: bool = False
+
+    def before_request(self) -> None:
+        """503 at once while Redis is known down (app.errors.StoreBreaker); then, until it succeeds
+        once, create what must exist."""
+        self.breaker.check()
+        if not self.ready:
+            self.ensure_ready()
 
     def ensure_ready(self) -> None:
         """Create what must exist (default tenant, bootstrap key, signing key) once Redis answers;
@@ -100,7 +120,7 @@ def build_services(settings: Settings) -> Services:
     webhooks = Webhooks(config, queues, streams, signer, Sealer(settings.master_key), settings.webhook_max_attempts)
     return Services(
         settings, client, registry, api_keys, signer, tokens, access, oauth, invalidation,
-        streams, event_log, queues, webhooks,
+        streams, event_log, queues, webhooks, StoreBreaker(settings.store_down_seconds),
     )  # fmt: skip
 
 
@@ -123,10 +143,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["refreshd"] = services
 
     app.wsgi_app = RequestIds(app.wsgi_app)  # type: ignore[method-assign]
-    app.before_request(services.ensure_ready)
+    app.before_request(services.before_request)
 
-    register_error_handlers(app)
-    api = RefreshdApi(app)
+    register_error_handlers(app, services.breaker)
+    api = RefreshdApi(app, spec_kwargs={"extra_plugins": [EmptyErrorResponses()]})
     app.extensions["refreshd_api"] = api
     from app.api import blueprints, docs
 

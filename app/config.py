@@ -21,6 +21,7 @@ class Settings:
     master_key: str | None = None
     redis_connect_timeout: float = 1.0
     redis_read_timeout: float = 1.0
+    store_down_seconds: float = 1.0
     max_body_bytes: int = 1_048_576
     cache_seconds: float = 2.0
     event_stream_max_length: int = 1_000_000
@@ -59,6 +60,8 @@ class Settings:
             raise SettingsError("REFRESHD_LIST_MAX_RESULTS must be between 1 and 10000")
         if self.redis_connect_timeout <= 0 or self.redis_read_timeout <= 0:
             raise SettingsError("Redis timeouts must be positive")
+        if not 0 < self.store_down_seconds <= 60:
+            raise SettingsError("REFRESHD_STORE_DOWN_SECONDS must be above 0 and at most 60")
         if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < 16:
             raise SettingsError("REFRESHD_BOOTSTRAP_API_KEY must be at least 16 characters")
         self._check_events()

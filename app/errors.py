@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
+from redis.exceptions import RedisClusterException
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,10 @@ class StoreUnavailable(ApiError):
     status = 503
     headers = {"Retry-After": "1"}
 
+    def __init__(self, retry_after: str = "1"):
+        super().__init__("store unavailable")
+        self.headers = {"Retry-After": retry_after}
+
     def body(self) -> dict[str, Any]:
         return {
             "generalErrors": [
@@ -84,9 +91,36 @@ class StoreUnavailable(ApiError):
         }
 
 
+class StoreBreaker:
+    """After Redis fails a request (timeout or lost connection), this process answers 503 at once
+    for `seconds`, instead of making each waiting request spend its own timeout: a web worker serves
+    one request at a time, so during a Redis stall queued requests would otherwise wait out one
+    timeout each. Once the window ends the next request tries Redis again, so the service recovers
+    by itself within `seconds` of Redis answering. Answers `Retry-After` with the same figure."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.retry_after = str(max(1, math.ceil(seconds)))
+        self.open_until = 0.0
+
+    def trip(self) -> None:
+        self.open_until = time.monotonic() + self.seconds
+
+    def check(self) -> None:
+        if self.open_until and time.monotonic() < self.open_until:
+            raise StoreUnavailable(self.retry_after)
+
+
+def empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A response without a body, and so without a Content-Type (Flask's default would claim HTML)."""
+    response = Response(status=status, headers=headers)
+    del response.headers["Content-Type"]
+    return response
+
+
 def render(error: ApiError) -> Response:
     body = error.body()
-    response = jsonify(body) if body is not None else Response(status=error.status)
+    response = jsonify(body) if body is not None else empty(error.status)
     response.status_code = error.status
     response.headers.update(error.headers)
     return response
@@ -121,7 +155,7 @@ def _kind(message: str) -> str:
     return "invalid"
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask, breaker: StoreBreaker) -> None:
     """Every error the app can raise becomes one wire format; nothing echoes an exception's text."""
 
     app.register_error_handler(ApiError, render)
@@ -134,7 +168,19 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(redis.TimeoutError)
     def _store_down(error: Exception) -> Response:
         log.warning("redis unavailable: %s", type(error).__name__)
-        return render(StoreUnavailable())
+        breaker.trip()
+        return render(StoreUnavailable(breaker.retry_after))
+
+    @app.errorhandler(redis.ResponseError)
+    @app.errorhandler(RedisClusterException)
+    def _store_refused(error: Exception) -> Response:
+        """Redis up but refusing for now (a replica promoted, out of memory, a failed disk, loading,
+        a cluster slot moving): 503, retry. Any other error reply is our bug: 500."""
+        if isinstance(error, _STORE_REFUSALS) or str(error).startswith(_REFUSAL_REPLIES):
+            log.warning("redis refused: %s", type(error).__name__)
+            return render(StoreUnavailable(breaker.retry_after))
+        log.exception("redis error reply")
+        return render_general(500, "[internal]", "The service failed to answer.")
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -145,9 +191,11 @@ def register_error_handlers(app: Flask) -> None:
         if status == 413:
             return render(PayloadTooLarge())
         if status in (401, 404):
-            return Response(status=status)
+            return empty(status)
         if status == 405:
-            return render_general(405, "[notAllowed]", "That method is not allowed on this path.")
+            response = render_general(405, "[notAllowed]", "That method is not allowed on this path.")
+            response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or ())
+            return response
         if status >= 500:
             log.error("http error %s", status)
             return render_general(status, "[internal]", "The service failed to answer.")
@@ -157,6 +205,16 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error")
         return render_general(500, "[internal]", "The service failed to answer.")
+
+
+_STORE_REFUSALS = (
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    RedisClusterException,
+)
+_REFUSAL_REPLIES = ("MISCONF", "BUSY", "LOADING", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "OOM")
 
 
 def _webargs_error(messages: dict[str, Any]) -> BadRequest:

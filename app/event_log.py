@@ -93,7 +93,8 @@ class _Merge:
         self._lower = str(wanted.since_ms) if wanted.since_ms is not None else "-"
         self._upper = {b: _upper_bound(b, after, wanted.until_ms) for b in BUCKETS}
         self._buffers: dict[int, deque[tuple[str, Fields]]] = {b: deque() for b in BUCKETS}
-        self._done: set[int] = set()
+        # nothing lies below the first possible id ("(0-0", which XREVRANGE refuses): those buckets are done
+        self._done: set[int] = {b for b in BUCKETS if self._upper[b] == "(0-0"}
         self.scanned = 0
 
     def run(self, size: int, budget: int) -> tuple[list[dict[str, Any]], Position | None, bool]:

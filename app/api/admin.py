@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from app import auth
 from app.api.common import path_uuid, services
-from app.errors import NotFound, Unauthorized
+from app.errors import NotFound, Unauthorized, empty
 from app.schemas import admin as s
 from app.schemas.common import Errors
 
@@ -70,7 +70,7 @@ class TenantById(MethodView):
         if _scope():
             raise Unauthorized()
         services().registry.delete_tenant(path_uuid(tenant_id))
-        return Response(status=200)
+        return empty(200)
 
 
 def _save_tenant(ident: str | None, body: dict[str, Any], *, create: bool, replace: bool = False) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class ApplicationById(MethodView):
             raise NotFound()
         services().tokens.revoke_application(caller, ident, None)
         services().registry.delete_application(ident)
-        return Response(status=200)
+        return empty(200)
 
 
 def _save_application(
@@ -175,4 +175,4 @@ class ApiKeyById(MethodView):
     def delete(self, key_id: str) -> Response:
         auth.api_key()
         services().api_keys.delete(auth.current_key(), path_uuid(key_id))
-        return Response(status=200)
+        return empty(200)

@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from app import auth
 from app.api.common import path_uuid, services
 from app.caller import Caller
-from app.errors import Unauthorized
+from app.errors import Unauthorized, empty
 from app.schemas.tokens import TokenValidity
 
 blp = Blueprint("graph", __name__, description="Microsoft Graph: invalidate everything a user holds")
@@ -53,7 +53,7 @@ class InvalidateAll(MethodView):
         """Set the user's refresh-token valid-from to now: every earlier refresh token, and every access
         token minted from one, stops working at once; tokens minted afterwards work."""
         _reset(user_id)
-        return Response(status=204)
+        return empty(204)
 
 
 class RevokeSignInSessions(MethodView):

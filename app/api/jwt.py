@@ -18,6 +18,7 @@ from app.api.common import (
     services,
 )
 from app.api.parsing import Blueprint, lean
+from app.errors import empty
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
@@ -53,7 +54,7 @@ class Refresh(MethodView):
         return json_response(out, caller_json=holds_caller_json(page.tokens))
 
     @lean
-    @blp.arguments(s.RefreshRequest(), location="json")
+    @blp.arguments(s.RefreshRequest(), location="json", required=False)
     @blp.response(200, s.RefreshResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> Response:
@@ -73,7 +74,7 @@ class Refresh(MethodView):
 
     @lean
     @blp.arguments(s.RefreshDeleteArgs(), location="query")
-    @blp.arguments(s.RefreshDeleteRequest(), location="json")
+    @blp.arguments(s.RefreshDeleteRequest(), location="json", required=False)
     @blp.response(200, s.RevokeResult())
     @blp.alt_response(400, schema=Errors)
     def delete(self, query: dict[str, Any], body: dict[str, Any]) -> Response:
@@ -104,7 +105,7 @@ class RefreshById(MethodView):
         return json_response({"refreshToken": refresh_token(token)}, caller_json=holds_caller_json([token]))
 
     @lean
-    @blp.arguments(s.TokenIdDeleteRequest(), location="json")
+    @blp.arguments(s.TokenIdDeleteRequest(), location="json", required=False)
     @blp.response(200, s.RevokeResult())
     def delete(self, body: dict[str, Any], token_id: str) -> Response:
         """Revoke one token by id; a user may revoke their own with their Bearer access token."""
@@ -116,14 +117,14 @@ class RefreshById(MethodView):
 @blp.route("/api/logout")
 class Logout(MethodView):
     @blp.arguments(s.LogoutArgs(), location="query")
-    @blp.arguments(s.LogoutRequest(), location="json")
+    @blp.arguments(s.LogoutRequest(), location="json", required=False)
     @blp.response(200)
     def post(self, query: dict[str, Any], body: dict[str, Any]) -> Response:
         """Revoke the given refresh token (or cookie), or with `global` all of its user's; clear cookies."""
         fields = _merged(query, body)
         value = fields.get("refreshToken") or request.cookies.get("refresh_token")
         services().tokens.logout(auth.anonymous(), value, bool(fields.get("global_")), event_info(fields))
-        response = Response(status=200)
+        response = empty(200)
         response.delete_cookie("access_token")
         response.delete_cookie("refresh_token")
         return response
@@ -150,7 +151,7 @@ class Validate(MethodView):
 
 @blp.route("/api/jwt/vend")
 class Vend(MethodView):
-    @blp.arguments(s.VendRequest(), location="json")
+    @blp.arguments(s.VendRequest(), location="json", required=False)
     @blp.response(200, s.TokenResponse())
     @blp.alt_response(400, schema=Errors)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

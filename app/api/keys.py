@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Response
@@ -10,7 +11,7 @@ from flask_smorest import Blueprint
 
 from app import auth
 from app.api.common import path_uuid, services
-from app.errors import FieldError, NotFound
+from app.errors import FieldError, NotFound, empty
 from app.schemas import admin as s
 from app.schemas.common import Errors
 
@@ -54,27 +55,27 @@ class Keys(MethodView):
         return {"keys": [k.document() for k in services().signer.keys.all()]}
 
 
-@blp.route("/api/key/<key_id>")
+@blp.route("/api/key/<uuid:key_id>")  # a UUID: /api/key/generate is another resource
 class KeyById(MethodView):
     @blp.response(200, s.KeyResponse())
-    def get(self, key_id: str) -> dict[str, Any]:
+    def get(self, key_id: uuid.UUID) -> dict[str, Any]:
         auth.api_key()
-        key = services().signer.keys.get(path_uuid(key_id))
+        key = services().signer.keys.get(str(key_id))
         if key is None:
             raise NotFound()
         return {"key": key.document()}
 
     @blp.response(200)
     @blp.alt_response(400, schema=Errors)
-    def delete(self, key_id: str) -> Response:
+    def delete(self, key_id: uuid.UUID) -> Response:
         """Delete a key no application or tenant signs with; tokens it signed stop verifying."""
         if auth.api_key().tenant_id:
             raise FieldError("keyId", "invalid", "A tenant-scoped API key cannot manage signing keys.")
-        ident = path_uuid(key_id)
+        ident = str(key_id)
         if services().registry.uses_key(ident) or services().webhooks.uses_key(ident):
             raise FieldError("keyId", "inUse", "An application, tenant or webhook signs with this key.")
         services().signer.keys.delete(ident)
-        return Response(status=200)
+        return empty(200)
 
 
 @blp.route("/.well-known/jwks.json")

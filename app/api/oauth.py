@@ -15,7 +15,9 @@ from flask_smorest import Blueprint
 from app import auth
 from app.api.common import services
 from app.applications import Application
+from app.errors import empty
 from app.oauth import OAuthError
+from app.schemas.common import OAuthErrorBody
 from app.signing import ALGORITHMS
 
 blp = Blueprint("oauth", __name__, description="OAuth 2.0: refresh grant, revocation, introspection, discovery")
@@ -33,6 +35,12 @@ CLIENT = {"client_id": "the application id (or HTTP Basic)", "client_secret": "t
 TOKEN_FORM = _form_doc(
     {"token": "a refresh or access token", "token_type_hint": "refresh_token | access_token", **CLIENT}, ["token"]
 )
+
+
+def _oauth_errors(view: Any) -> Any:
+    """Document RFC 6749's error bodies, which these endpoints answer instead of FusionAuth's."""
+    view = blp.alt_response(400, schema=OAuthErrorBody, description="RFC 6749 error")(view)
+    return blp.alt_response(401, schema=OAuthErrorBody, description="client authentication failed")(view)
 
 
 def _form() -> dict[str, str]:
@@ -73,6 +81,7 @@ class Token(MethodView):
         )
     )
     @blp.response(200)
+    @_oauth_errors
     def post(self) -> Response:
         """Exchange a refresh token for an access token (RFC 6749 section 6)."""
         form = _form()
@@ -89,18 +98,20 @@ class Token(MethodView):
 class Revoke(MethodView):
     @blp.doc(**TOKEN_FORM)
     @blp.response(200)
+    @_oauth_errors
     def post(self) -> Response:
         """Revoke a token (RFC 7009): 200 for unknown and already-revoked tokens too."""
         form = _form()
         client = _client(form)
         services().oauth.revoke(auth.anonymous(), client, form.get("token"), form.get("token_type_hint"))
-        return Response(status=200, headers=NO_STORE)
+        return empty(200, NO_STORE)
 
 
 @blp.route("/oauth2/introspect")
 class Introspect(MethodView):
     @blp.doc(**TOKEN_FORM)
     @blp.response(200)
+    @_oauth_errors
     def post(self) -> Response:
         """Introspect a token (RFC 7662); the client must authenticate and sees only its own tokens."""
         form = _form()

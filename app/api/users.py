@@ -10,6 +10,7 @@ from flask.views import MethodView
 from app import auth
 from app.api.common import event_info, json_response, services
 from app.api.parsing import Blueprint, lean
+from app.errors import empty
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
@@ -51,4 +52,4 @@ class Import(MethodView):
     def post(self, body: dict[str, Any]) -> Response:
         """Import refresh tokens minted elsewhere (values are stored by SHA-256 digest only)."""
         services().tokens.import_tokens(auth.api_key(), body["refreshTokens"])
-        return Response(status=200)
+        return empty(200)

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from app import auth
 from app.api.common import path_uuid, services
+from app.errors import empty
 from app.schemas import events as s
 from app.schemas.common import Errors
 
@@ -57,7 +58,7 @@ class WebhookById(MethodView):
     def delete(self, webhook_id: str) -> Response:
         """Delete a webhook: its queued deliveries and dead letters go with it."""
         services().webhooks.delete(auth.api_key(), path_uuid(webhook_id))
-        return Response(status=200)
+        return empty(200)
 
 
 @blp.route("/api/webhook/<webhook_id>/dead-letters")

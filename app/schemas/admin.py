@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.schemas.common import SHORT, Wire
+from app.schemas.common import SHORT, Query, Wire
 
 USAGE = ("Reusable", "OneTimeUse")
 EXPIRATION = ("Fixed", "SlidingWindow", "SlidingWindowWithMaximumLifetime")
@@ -164,7 +164,7 @@ class KeysResponse(Wire):
     keys = fields.List(fields.Nested(Key))
 
 
-class PublicKeyArgs(Wire):
+class PublicKeyArgs(Query):
     kid = fields.String(validate=validate.Length(max=64))
     applicationId = fields.UUID()
 

@@ -13,10 +13,41 @@ MAX_DATA_BYTES = 8192
 
 
 class Wire(Schema):
-    """FusionAuth's clients may send fields we do not use: ignore them, as FusionAuth does."""
+    """FusionAuth's clients may send fields we do not use: ignore them, as FusionAuth does.
+
+    JSON has types, so a body's integer is a JSON integer (not 2.5, not "2") and its boolean a JSON
+    boolean (not 0, not "yes"), as the OpenAPI spec says. Query strings have no types: their schemas
+    (`Query`) read "10" and "true"."""
+
+    typed = True  # False for a query string's arguments
 
     class Meta:
         unknown = EXCLUDE
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        if not self.typed:
+            return
+        if isinstance(field_obj, fields.Integer):
+            field_obj.strict = True
+        elif isinstance(field_obj, fields.Boolean):
+            field_obj.truthy, field_obj.falsy = _Only(True), _Only(False)
+
+
+class _Only(set[object]):
+    """marshmallow's truthy/falsy set, holding exactly one object by identity: in a set, 0 is False."""
+
+    def __init__(self, value: bool):
+        super().__init__((value,))
+        self.value = value
+
+    def __contains__(self, item: object) -> bool:
+        return item is self.value
+
+
+class Query(Wire):
+    """Query-string arguments: strings that read as integers and booleans."""
+
+    typed = False
 
 
 def bounded_data(value: Any) -> None:
@@ -58,3 +89,11 @@ class Errors(Schema):
 
     fieldErrors = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FieldErrorItem)))
     generalErrors = fields.List(fields.Nested(FieldErrorItem))
+
+
+class OAuthErrorBody(Schema):
+    """RFC 6749 section 5.2: what the OAuth endpoints answer with a 400 or 401."""
+
+    error = fields.String(required=True)
+    error_description = fields.String()
+    error_reason = fields.String()  # FusionAuth adds it

@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.events import TYPES
-from app.schemas.common import SHORT, EventInfo, Wire
+from app.schemas.common import SHORT, EventInfo, Query, Wire
 
 
 class Actor(Wire):
@@ -36,7 +36,7 @@ class Event(Wire):
     info = fields.Nested(EventInfo, metadata={"description": "the caller's eventInfo, unchanged"})
 
 
-class EventArgs(Wire):
+class EventArgs(Query):
     userId = fields.UUID()
     applicationId = fields.UUID()
     tenantId = fields.UUID()
@@ -108,7 +108,7 @@ class DeadLetter(Wire):
     position = fields.String(metadata={"description": "the stream entry: <id>/<bucket>"})
 
 
-class DeadLetterArgs(Wire):
+class DeadLetterArgs(Query):
     offset = fields.Integer(validate=validate.Range(0, 1_000_000))
     limit = fields.Integer(validate=validate.Range(1, 1000))
 

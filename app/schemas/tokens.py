@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.schemas.common import SHORT, EventInfo, Wire, bounded_data
+from app.schemas.common import SHORT, EventInfo, Query, Wire, bounded_data
 
 TOKEN = validate.Length(min=1, max=1024)
 
@@ -45,7 +45,7 @@ class RefreshTokenResponse(Wire):
     refreshToken = fields.Nested(RefreshToken)
 
 
-class RefreshListArgs(Wire):
+class RefreshListArgs(Query):
     userId = fields.UUID(required=True)
     applicationId = fields.UUID()
     limit = fields.Integer(
@@ -58,7 +58,7 @@ class RefreshListArgs(Wire):
     )
 
 
-class RefreshDeleteArgs(Wire):
+class RefreshDeleteArgs(Query):
     token = fields.String(validate=TOKEN)
     userId = fields.UUID()
     applicationId = fields.UUID()
@@ -124,12 +124,13 @@ class ImportRequest(Wire):
     validateDbConstraints = fields.Boolean(load_default=False)
 
 
-class LogoutArgs(Wire):
+class LogoutArgs(Query):
     refreshToken = fields.String(validate=TOKEN)
     global_ = fields.Boolean(data_key="global")
 
 
 class LogoutRequest(LogoutArgs):
+    typed = True  # the JSON body
     eventInfo = fields.Nested(EventInfo, allow_none=True)
 
 
@@ -143,7 +144,7 @@ class VendRequest(Wire):
     timeToLiveInSeconds = fields.Integer(validate=validate.Range(0, 31_536_000), allow_none=True)
 
 
-class IssueArgs(Wire):
+class IssueArgs(Query):
     applicationId = fields.UUID()
     refreshToken = fields.String(validate=TOKEN)
 

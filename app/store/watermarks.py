@@ -107,7 +107,8 @@ class WatermarkStore:
             for tag in keys.TAGS:
                 pipe.set(keys.tenant_valid_from(tag, tenant_id), min(marks), px=access_ttl_ms + 60_000)
         job = time.time_ns() // 1000  # a new score for each revoke: see _drop_job
-        pipe.zadd(keys.CLEANUP_JOBS, {application_id: job for application_id in application_ids})
+        if application_ids:  # a tenant may have none
+            pipe.zadd(keys.CLEANUP_JOBS, {application_id: job for application_id in application_ids})
         if invalidated:
             scope = tenant_id or (application_ids[0] if len(application_ids) == 1 else "")
             pipe.xadd(

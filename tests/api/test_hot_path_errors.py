@@ -480,17 +480,17 @@ EXPECTED = {
         400,
         '{"fieldErrors":{"timeToLiveInSeconds":[{"code":"[invalid]timeToLiveInSeconds","message":"Must be greater than or equal to 1."}]}}\n',
     ),
-    "ex ttl str": (
+    "ex ttl str": (  # a JSON body's integer is a JSON integer (app.schemas.common.Wire)
         400,
-        '{"fieldErrors":{"refreshToken":[{"code":"[invalid]refreshToken","message":"The refresh token is invalid, revoked or expired."}]}}\n',
+        '{"fieldErrors":{"timeToLiveInSeconds":[{"code":"[invalid]timeToLiveInSeconds","message":"Not a valid integer."}]}}\n',
     ),
     "ex ttl strbad": (
         400,
         '{"fieldErrors":{"timeToLiveInSeconds":[{"code":"[invalid]timeToLiveInSeconds","message":"Not a valid integer."}]}}\n',
     ),
-    "ex ttl float": (
+    "ex ttl float": (  # a JSON body's integer is a JSON integer (app.schemas.common.Wire)
         400,
-        '{"fieldErrors":{"refreshToken":[{"code":"[invalid]refreshToken","message":"The refresh token is invalid, revoked or expired."}]}}\n',
+        '{"fieldErrors":{"timeToLiveInSeconds":[{"code":"[invalid]timeToLiveInSeconds","message":"Not a valid integer."}]}}\n',
     ),
     "ex ttl bool": (
         400,

@@ -1,0 +1,127 @@
+"""The service as the Procfile starts it, on a redis-server of its own with AOF (`appendfsync always`),
+for tests that stall, kill and restart that Redis, or kill a web worker, while clients call."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+
+from tests.compat.conftest import LiveServer
+from tests.conftest import API_KEY, RedisServer
+
+KEY = {"Authorization": API_KEY}
+AOF = ("--appendonly", "yes", "--appendfsync", "always")
+
+
+@dataclass
+class Answer:
+    """One request as a client saw it: when it started (monotonic), how long it took, what came back."""
+
+    started: float
+    seconds: float
+    status: int  # 0: no HTTP answer at all (connection refused or reset, or the client's own timeout)
+    json_error: str | None = None
+    retry_after: str | None = None
+
+
+@dataclass
+class Stack:
+    redis: RedisServer
+    server: LiveServer
+    base_url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.server.base_url
+
+    def pause_redis(self) -> None:
+        os.kill(self.redis.process.pid, signal.SIGSTOP)
+
+    def resume_redis(self) -> None:
+        os.kill(self.redis.process.pid, signal.SIGCONT)
+
+    def kill_redis(self) -> None:
+        self.redis.process.kill()
+        self.redis.process.wait(5)
+
+    def start_redis_again(self) -> None:
+        self.redis = RedisServer(*AOF, port=self.redis.port, directory=self.redis.dir)
+
+    def call(self, session: requests.Session, method: str, path: str, **kwargs: Any) -> tuple[Answer, Any]:
+        headers = kwargs.pop("headers", KEY)
+        started = time.monotonic()
+        try:
+            response = session.request(method, self.base_url + path, headers=headers, timeout=10, **kwargs)
+        except requests.RequestException:
+            return Answer(started, time.monotonic() - started, 0), None
+        answer = Answer(started, time.monotonic() - started, response.status_code)
+        body = None
+        if response.content:
+            assert response.headers.get("Content-Type", "").startswith("application/json"), response.text[:200]
+            body = response.json()
+        if response.status_code == 503:
+            answer.json_error = body["generalErrors"][0]["code"]
+            answer.retry_after = response.headers.get("Retry-After")
+        return answer, body
+
+    def new_application(self, **jwt: Any) -> str:
+        app_id = str(uuid.uuid4())
+        configuration = {"enabled": True, "timeToLiveInSeconds": 600, "refreshTokenTimeToLiveInMinutes": 60, **jwt}
+        response = requests.post(
+            f"{self.base_url}/api/application/{app_id}",
+            json={"application": {"name": f"faults-{app_id[:8]}", "jwtConfiguration": configuration}},
+            headers=KEY,
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return app_id
+
+    def wait_until_serving(self, bound: float = 10.0) -> float:
+        """Seconds until a request that needs Redis succeeds again."""
+        started = time.monotonic()
+        with requests.Session() as session:
+            while True:
+                answer, _ = self.call(session, "GET", f"/api/jwt/refresh?userId={uuid.uuid4()}")
+                if answer.status == 200:
+                    return time.monotonic() - started
+                assert time.monotonic() - started < bound, f"not serving {bound} s after Redis returned"
+                time.sleep(0.02)
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    redis_server = RedisServer(*AOF)
+    try:
+        server = LiveServer(redis_server.url)
+    except BaseException:
+        redis_server.stop()
+        raise
+    state = Stack(redis_server, server)
+    try:
+        yield state
+    finally:
+        state.server.stop()
+        state.resume_redis() if state.redis.process.poll() is None else None
+        state.redis.stop()
+
+
+def run_load(workers: int, work: Callable[[requests.Session], None], stop: threading.Event) -> list[threading.Thread]:
+    """`workers` client threads, each with its own keep-alive session, calling `work` until `stop`."""
+
+    def loop() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                work(session)
+
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    return threads

@@ -1,0 +1,105 @@
+"""A stalled Redis (SIGSTOP) and a stopped one, while clients call every kind of endpoint: each answer
+is a success or a 503 JSON with Retry-After within 2 s, and the service serves again by itself."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+
+import requests
+
+from tests.faults.conftest import Answer, Stack, run_load
+
+BOUND = 2.0  # API.md: a 503 within 2 seconds
+
+
+def mixed_load(stack: Stack, answers: list[Answer]) -> callable:  # type: ignore[valid-type]
+    app_id = stack.new_application()
+    users = [str(uuid.uuid4()) for _ in range(4)]
+    with requests.Session() as session:
+        minted = [stack.call(session, "POST", "/api/user/refresh-token", json={"userId": u, "applicationId": app_id})
+                  for u in users]  # fmt: skip
+    tokens = [body for answer, body in minted if answer.status == 200]
+    assert len(tokens) == len(users)
+
+    def work(session: requests.Session) -> None:
+        token = random.choice(tokens)
+        user = random.choice(users)
+        kind = random.randrange(6)
+        if kind == 0:
+            answer, _ = stack.call(session, "POST", "/api/jwt/refresh", json={"refreshToken": token["refreshToken"]})
+        elif kind == 1:
+            bearer = {"Authorization": f"Bearer {token['token']}"}
+            answer, _ = stack.call(session, "GET", "/api/jwt/validate", headers=bearer)
+        elif kind == 2:
+            body = {"userId": user, "applicationId": app_id}
+            answer, _ = stack.call(session, "POST", "/api/user/refresh-token", json=body)
+        elif kind == 3:
+            answer, _ = stack.call(session, "GET", f"/api/jwt/refresh?userId={user}")
+        elif kind == 4:
+            answer, _ = stack.call(session, "DELETE", f"/api/jwt/refresh?userId={uuid.uuid4()}")
+        else:
+            answer, _ = stack.call(session, "GET", "/api/status")
+        answers.append(answer)
+
+    return work
+
+
+def check_outage(answers: list[Answer], start: float, end: float) -> dict[str, object]:
+    during = [a for a in answers if start <= a.started < end]
+    assert during, "no request was made during the outage"
+    statuses = sorted({a.status for a in during})
+    assert set(statuses) <= {200, 503}, statuses
+    for answer in during:
+        if answer.status == 503:
+            assert answer.json_error == "[unavailable]store" and answer.retry_after
+    longest = max(a.seconds for a in answers)
+    assert longest < BOUND, f"an answer took {longest:.2f} s"
+    return {"requests": len(during), "statuses": statuses, "longest_s": round(longest, 3),
+            "served_503": sum(a.status == 503 for a in during)}  # fmt: skip
+
+
+def test_a_stalled_redis_gives_fast_503s_and_the_service_serves_again_after_it(stack: Stack) -> None:
+    answers: list[Answer] = []
+    stop = threading.Event()
+    threads = run_load(8, mixed_load(stack, answers), stop)
+    time.sleep(1)
+    stalled = time.monotonic()
+    stack.pause_redis()
+    time.sleep(3)
+    stack.resume_redis()
+    resumed = time.monotonic()
+    recovery = stack.wait_until_serving()
+    time.sleep(1)
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+
+    figures = check_outage(answers, stalled, resumed)
+    after = [a for a in answers if a.started > resumed + recovery + 0.1]
+    assert after and all(a.status == 200 for a in after), sorted({a.status for a in after})
+    print(f"\nSIGSTOP 3 s: {figures}, serving again {recovery:.2f} s after SIGCONT")
+
+
+def test_a_stopped_redis_gives_fast_503s_and_the_service_serves_again_once_it_starts(stack: Stack) -> None:
+    answers: list[Answer] = []
+    stop = threading.Event()
+    threads = run_load(8, mixed_load(stack, answers), stop)
+    time.sleep(1)
+    stopped = time.monotonic()
+    stack.redis.stop(keep_data=True)
+    time.sleep(2)
+    stack.start_redis_again()
+    started = time.monotonic()
+    recovery = stack.wait_until_serving()
+    time.sleep(1)
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+
+    figures = check_outage(answers, stopped, started)
+    after = [a for a in answers if a.started > started + recovery + 0.1]
+    assert after and all(a.status == 200 for a in after), sorted({a.status for a in after})
+    print(f"\nstop/start: {figures}, serving again {recovery:.2f} s after Redis answered")
