@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Response, url_for
 
-from app.console.common import bp, caller, flash_counts, page, path_uuid, require, see_other, services
+from app.api.common import path_uuid
+from app.console.common import bp, caller, flash_counts, page, require, see_other, services
 from app.errors import FieldError, NotFound
 
 

@@ -16,10 +16,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app import auth
+from app.api.common import services
 from app.apikeys import ApiKey
 from app.caller import Caller
 from app.console.session import CSRF_FIELD, PREFIX, ConsoleSessions, csrf_matches, csrf_token, signed_in_key_id
-from app.errors import ApiError, BadRequest, NotFound
+from app.errors import ApiError, BadRequest
 from app.store.tokens import RevokeCount
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,6 @@ class CsrfRefused(Exception):
 
 class Unavailable(Exception):
     """The session could not be opened: its signing secret lives in Redis, which did not answer."""
-
-
-def services() -> Any:
-    from flask import current_app
-
-    return current_app.extensions["refreshd"]
 
 
 @bp.record_once
@@ -129,13 +124,6 @@ def require(method: str, path: str) -> None:
     """Refuse unless the key may call the API endpoint this page or action stands for."""
     if not can(method, path):
         raise Refused(method, path)
-
-
-def path_uuid(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise NotFound() from None
 
 
 def optional_uuid(value: str | None) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, flash, request, url_for
 
+from app.api.common import path_uuid
 from app.console.common import (
     bp,
     caller,
@@ -14,7 +15,6 @@ from app.console.common import (
     flash_counts,
     optional_uuid,
     page,
-    path_uuid,
     require,
     see_other,
     services,
