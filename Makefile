@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 PORT    ?= 9011
 STAMP   := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck openapi bench fuzz clean redis-server
+.PHONY: install run test lint typecheck openapi bench fuzz clean redis-server chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,12 @@ redis-server:
 	  echo "installing redis-server with apt"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
+# The browser tests drive Debian's chromium (Playwright's own browser download cannot work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium with apt"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
@@ -40,7 +46,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # One command runs the tests: lint, types, then the whole suite against its own redis-server.
-test: $(STAMP) redis-server lint typecheck
+test: $(STAMP) redis-server chromium lint typecheck
 	$(BIN)/pytest
 
 # A longer fuzz of the whole spec than the test suite's (a new seed each run).

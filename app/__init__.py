@@ -153,6 +153,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.assets)
+    from app.console import blueprint as console_blueprint
+
+    app.register_blueprint(console_blueprint())
     if not settings.redis_url:
         services.ensure_ready()
         # no separate worker can reach an in-process store: the web process buries watermarked tokens

@@ -76,6 +76,12 @@ class ApiKeys:
         self._cache[key_digest] = (now + self._ttl, key)
         return key
 
+    def find(self, key_id: str) -> ApiKey | None:
+        """The key with this id as stored now (never cached), or None once it has been deleted: for a
+        signed-in console, which must notice a deleted key on its next request."""
+        document = self._document(key_id)
+        return _key(document) if document is not None else None
+
     def ensure_bootstrap(self, value: str) -> None:
         """Create the bootstrap key (every permission) unless it exists; safe to run concurrently."""
         key_digest = digest(value)

@@ -81,3 +81,9 @@ def current_key() -> ApiKey:
     if key is None:
         raise Unauthorized()
     return key
+
+
+def key_caller(key: ApiKey) -> Caller:
+    """A caller for a key already authenticated another way (the admin console's signed session):
+    the key's own tenant scope, this request's address, user agent and id."""
+    return _base(_request().environ, "apiKey", key.id, key.tenant_id)

@@ -355,6 +355,11 @@ class TokenService:
         last = found[-1] if found else None
         return Page(found, f"{last.insert_instant}.{last.token_id}" if more and last else None)
 
+    def live_sessions(self, caller: Caller, application_id: str) -> int:
+        """How many live sessions an application has (400 when the caller cannot see it)."""
+        self._application(caller, application_id)
+        return self._store.count_live(application_id, int(time.time() * 1000))
+
     def get(self, caller: Caller, token_id: str) -> StoredToken:
         found = self._store.get(token_id)
         if found is None or (caller.tenant_id and found.tenant_id != caller.tenant_id):

@@ -38,6 +38,7 @@ Configuration (small, cached per process; not on a token's slot):
   cfg:tenant:<id>, cfg:app:<id>, cfg:key:<sha256 of key>, cfg:keyid:<id>, cfg:sk:<kid>  JSON strings
   cfg:tenants, cfg:apps, cfg:keys, cfg:sks                                               sets of ids
   cfg:tenant:default, cfg:sk:active                                                       ids
+  cfg:console:secret      the admin console's cookie-signing secret (only without REFRESHD_MASTER_KEY)
 """
 
 from __future__ import annotations

@@ -277,6 +277,15 @@ class RefreshTokenStore:
         jti = jti if jti and jti[-1:] == token_id[-1:] else ""
         return bool(self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", jti]))
 
+    def count_live(self, application_id: str, now_ms: int) -> int:
+        """How many of an application's tokens are live: one ZCOUNT of its expiry-scored index per
+        bucket, pipelined (one round trip, O(log n) each). Revoked tokens and those an application
+        watermark killed have left these indexes; a user's reset removes that user's too."""
+        pipe = self._redis.pipeline(transaction=False)
+        for tag in keys.TAGS:
+            pipe.zcount(keys.app_index(tag, application_id), now_ms + 1, "+inf")
+        return sum(int(n) for n in pipe.execute())
+
     def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:
         """For import: the token id each digest already points to, if any (one pipelined read)."""
         pipe = self._redis.pipeline(transaction=False)
