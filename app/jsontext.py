@@ -48,4 +48,7 @@ def loads(text: bytes | str) -> Any:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(text if isinstance(text, str) else text.decode())
+    try:
+        return json.loads(text if isinstance(text, str) else text.decode())
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
