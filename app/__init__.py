@@ -23,6 +23,7 @@ from app.request_ids import RequestIds
 from app.schemas.common import Errors
 from app.sealing import Sealer
 from app.signing import KeyRing, Signer
+from app.store.attempts import FailedAttempts
 from app.store.config import ConfigStore
 from app.store.connection import connect
 from app.store.events import EventStore
@@ -30,6 +31,7 @@ from app.store.lua import Scripts
 from app.store.tokens import RefreshTokenStore
 from app.store.watermarks import WatermarkStore
 from app.store.webhooks import WebhookStore
+from app.throttle import AUTH, GUESS, Throttle
 from app.tokens import TokenService
 from app.webhooks import Webhooks
 
@@ -38,13 +40,15 @@ log = logging.getLogger(__name__)
 
 class EmptyErrorResponses(BasePlugin):
     """401 and 404 answer with an empty body (FusionAuth's way): every operation's spec says so,
-    rather than inheriting the JSON error schema of the default response."""
+    rather than inheriting the JSON error schema of the default response. And any call may meet the
+    abuse limits' 429 (app/throttle.py), in the default response's JSON shape."""
 
     def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: object) -> None:
         for operation in (operations or {}).values():
             responses = operation.setdefault("responses", {})
             responses.setdefault(401, {"description": "Missing or bad credentials, or no permission: no body"})
             responses.setdefault(404, {"description": "Unknown or no longer live: no body"})
+            responses.setdefault(429, {"$ref": "#/components/responses/DEFAULT_ERROR"})
 
 
 class RefreshdApi(Api):
@@ -74,6 +78,7 @@ class Services:
     webhook_queues: WebhookStore
     webhooks: Webhooks
     breaker: StoreBreaker
+    throttle: Throttle
     ready: bool = False
 
     def before_request(self) -> None:
@@ -104,7 +109,15 @@ def build_services(settings: Settings) -> Services:
     scripts = Scripts.register(client)
     store = RefreshTokenStore(client, scripts, settings.event_stream_max_length)
     watermarks = WatermarkStore(client, scripts, settings.event_stream_max_length)
-    tokens = TokenService(store, watermarks, registry, signer, settings.revoke_ids_cap, settings.list_max_results)
+    throttle = Throttle(
+        FailedAttempts(client),
+        settings.rate_limit_window_seconds,
+        {AUTH: settings.failed_auth_limit, GUESS: settings.unknown_token_limit},
+        settings.rate_limit_trusted_networks,
+    )
+    tokens = TokenService(
+        store, watermarks, registry, signer, settings.revoke_ids_cap, settings.list_max_results, throttle
+    )
     access = AccessTokens(store, watermarks, registry, signer, tokens)
     oauth = OAuth(tokens, access, registry)
     invalidation = Invalidation(tokens, watermarks, access, registry, settings.revoke_ids_cap)
@@ -120,7 +133,7 @@ def build_services(settings: Settings) -> Services:
     webhooks = Webhooks(config, queues, streams, signer, Sealer(settings.master_key), settings.webhook_max_attempts)
     return Services(
         settings, client, registry, api_keys, signer, tokens, access, oauth, invalidation,
-        streams, event_log, queues, webhooks, StoreBreaker(settings.store_down_seconds),
+        streams, event_log, queues, webhooks, StoreBreaker(settings.store_down_seconds), throttle,
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from app.apikeys import ApiKey
 from app.caller import Caller
 from app.errors import FieldError, Unauthorized
 from app.request_ids import request_id
+from app.throttle import AUTH
 
 TENANT_HEADER = "X-FusionAuth-TenantId"
 _TENANT_ENVIRON = "HTTP_X_FUSIONAUTH_TENANTID"  # how WSGI names that header
@@ -25,7 +26,9 @@ def _request() -> Request:
     return current
 
 
-def _base(environ: dict[str, Any], kind: str, ident: str | None, tenant_id: str | None) -> Caller:
+def _base(
+    environ: dict[str, Any], kind: str, ident: str | None, tenant_id: str | None, trusted: bool = False
+) -> Caller:
     return Caller(
         kind=kind,
         id=ident,
@@ -33,6 +36,7 @@ def _base(environ: dict[str, Any], kind: str, ident: str | None, tenant_id: str 
         address=environ.get("REMOTE_ADDR") or "",
         user_agent=environ.get("HTTP_USER_AGENT", "")[:512],
         request_id=request_id(environ),
+        trusted=trusted,
     )
 
 
@@ -47,9 +51,27 @@ def _tenant_header(environ: dict[str, Any]) -> str | None:
 
 
 def anonymous() -> Caller:
-    """For endpoints where the token itself is the credential; a tenant header still scopes it."""
+    """For endpoints where the token itself is the credential; a tenant header still scopes it. A
+    valid API key presented as well (FusionAuth's clients send theirs) makes the caller trusted: a
+    login server exchanging for its users is never throttled as a token guesser."""
     environ = _request().environ
-    return _base(environ, "anonymous", None, _tenant_header(environ))
+    header: str = environ.get("HTTP_AUTHORIZATION", "")
+    trusted = bool(header) and header[:7].lower() != "bearer " and header[:6].lower() != "basic "
+    if trusted:
+        trusted = _authenticate(environ, header) is not None
+    return _base(environ, "anonymous", None, _tenant_header(environ), trusted)
+
+
+def _authenticate(environ: dict[str, Any], presented: str) -> ApiKey | None:
+    """The API key presented, or None: a failed attempt counts against the client's address, and
+    over the limit is a 429 (app/throttle.py)."""
+    services = current_app.extensions["refreshd"]
+    throttle, address = services.throttle, environ.get("REMOTE_ADDR") or ""
+    key: ApiKey | None = services.api_keys.authenticate(presented)
+    if key is None:
+        throttle.check(AUTH, address)  # known to be over the limit: 429 without counting
+        throttle.failed(AUTH, address)
+    return key
 
 
 def api_key(*, allow_user: bool = False) -> Caller:
@@ -68,7 +90,7 @@ def api_key(*, allow_user: bool = False) -> Caller:
         if claims is None:
             raise Unauthorized()
         return _base(environ, "user", str(claims["sub"]), str(claims.get("tid") or "") or None)
-    key = services.api_keys.authenticate(header)
+    key = _authenticate(environ, header)
     if key is None or not key.allows(current.path, current.method):
         raise Unauthorized()
     g.api_key = key

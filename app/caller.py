@@ -19,6 +19,7 @@ class Caller:
     address: str
     user_agent: str
     request_id: str
+    trusted: bool = False  # never throttled as a token guesser (presented a valid API key: app/throttle.py)
 
     @property
     def is_user(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -22,6 +23,10 @@ class Settings:
     redis_connect_timeout: float = 1.0
     redis_read_timeout: float = 1.0
     store_down_seconds: float = 1.0
+    rate_limit_window_seconds: int = 60
+    failed_auth_limit: int = 30
+    unknown_token_limit: int = 60
+    rate_limit_trusted_networks: str = ""
     max_body_bytes: int = 1_048_576
     cache_seconds: float = 2.0
     event_stream_max_length: int = 1_000_000
@@ -62,9 +67,21 @@ class Settings:
             raise SettingsError("Redis timeouts must be positive")
         if not 0 < self.store_down_seconds <= 60:
             raise SettingsError("REFRESHD_STORE_DOWN_SECONDS must be above 0 and at most 60")
+        self._check_rate_limits()
         if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < 16:
             raise SettingsError("REFRESHD_BOOTSTRAP_API_KEY must be at least 16 characters")
         self._check_events()
+
+    def _check_rate_limits(self) -> None:
+        if not 1 <= self.rate_limit_window_seconds <= 86_400:
+            raise SettingsError("REFRESHD_RATE_LIMIT_WINDOW_SECONDS must be between 1 and 86400")
+        if self.failed_auth_limit < 0 or self.unknown_token_limit < 0:
+            raise SettingsError("REFRESHD_FAILED_AUTH_LIMIT and REFRESHD_UNKNOWN_TOKEN_LIMIT: 0 (off) or more")
+        for network in filter(None, (n.strip() for n in self.rate_limit_trusted_networks.split(","))):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(f"REFRESHD_RATE_LIMIT_TRUSTED_NETWORKS: {network!r} is not a network") from None
 
     def _check_events(self) -> None:
         if self.event_retention_seconds < 0:

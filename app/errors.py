@@ -72,6 +72,20 @@ class PayloadTooLarge(ApiError):
         return {"generalErrors": [{"code": "[tooLarge]", "message": "The request body is too large."}]}
 
 
+class TooManyRequests(ApiError):
+    """429: too many failed attempts from one address (app/throttle.py)."""
+
+    status = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__("too many requests")
+        self.headers = {"Retry-After": str(retry_after)}
+
+    def body(self) -> dict[str, Any]:
+        message = "Too many failed attempts from this address. Retry after the time in the Retry-After header."
+        return {"generalErrors": [{"code": "[tooManyRequests]", "message": message}]}
+
+
 class StoreUnavailable(ApiError):
     status = 503
     headers = {"Retry-After": "1"}

@@ -31,6 +31,7 @@ from app.store.tokens import (
     StoredToken,
 )
 from app.store.watermarks import WatermarkStore
+from app.throttle import GUESS, Throttle
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ class TokenService:
         signer: Signer,
         ids_cap: int,
         list_max: int,
+        throttle: Throttle,
     ):
+        self._throttle = throttle
         self._watermarks = watermarks
         self._store = store
         self._registry = registry
@@ -179,6 +182,8 @@ class TokenService:
         it after a one-time token had rotated would lose the session)."""
         if not value:
             raise FieldError("refreshToken", "missing", "You must specify a refresh token.")
+        if not caller.trusted:
+            self._throttle.check(GUESS, caller.address)
         token_digest = keys.digest(value)
         minted: dict[str, str] = {}
 
@@ -197,6 +202,8 @@ class TokenService:
             scopes=" ".join(scopes or []),
         )
         if isinstance(result, str):
+            if result == "unknown" and not caller.trusted:
+                self._throttle.failed(GUESS, caller.address)  # a guess, or a token long gone
             raise InvalidRefreshToken(result)
         application = self._registry.application(result.application_id)
         if application is None or not application.active or not application.allows_token_refresh:

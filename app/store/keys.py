@@ -185,3 +185,8 @@ def config(kind: str, ident: str) -> str:
 
 def config_set(kind: str) -> str:
     return f"cfg:{kind}s"
+
+
+def failed_attempts(kind: str, address: str) -> str:
+    """A window's count of one kind of failed attempt from one client address (digested: any length)."""
+    return f"fail:{kind}:{digest(address)[:22]}"
