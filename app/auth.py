@@ -58,13 +58,14 @@ def anonymous() -> Caller:
     header: str = environ.get("HTTP_AUTHORIZATION", "")
     trusted = bool(header) and header[:7].lower() != "bearer " and header[:6].lower() != "basic "
     if trusted:
-        trusted = _authenticate(environ, header) is not None
+        trusted = authenticate(header) is not None
     return _base(environ, "anonymous", None, _tenant_header(environ), trusted)
 
 
-def _authenticate(environ: dict[str, Any], presented: str) -> ApiKey | None:
+def authenticate(presented: str) -> ApiKey | None:
     """The API key presented, or None: a failed attempt counts against the client's address, and
     over the limit is a 429 (app/throttle.py)."""
+    environ = _request().environ
     services = current_app.extensions["refreshd"]
     throttle, address = services.throttle, environ.get("REMOTE_ADDR") or ""
     key: ApiKey | None = services.api_keys.authenticate(presented)
@@ -90,7 +91,7 @@ def api_key(*, allow_user: bool = False) -> Caller:
         if claims is None:
             raise Unauthorized()
         return _base(environ, "user", str(claims["sub"]), str(claims.get("tid") or "") or None)
-    key = _authenticate(environ, header)
+    key = authenticate(header)
     if key is None or not key.allows(current.path, current.method):
         raise Unauthorized()
     g.api_key = key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, flash, g, request, session, url_for
 
+from app import auth
 from app.console.common import bp, caller, can, page, safe_next, see_other, services
 from app.console.session import sign_in
 
@@ -17,7 +18,7 @@ def login() -> Response:
             return see_other(safe_next(target))
         return page("login.html", next=target)
     presented = request.form.get("apiKey", "").strip()
-    key = services().api_keys.authenticate(presented) if presented else None
+    key = auth.authenticate(presented) if presented else None  # failures count towards the abuse limit
     if key is None:
         return page("login.html", 401, next=target, error="That API key is not valid.")
     sign_in(key.id)

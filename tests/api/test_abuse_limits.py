@@ -106,3 +106,11 @@ def test_a_bad_limit_setting_stops_start_up() -> None:
         Settings(rate_limit_trusted_networks="10.0.0.0/8,not-a-network")
     with pytest.raises(SettingsError, match="LIMIT"):
         Settings(failed_auth_limit=-1)
+
+
+def test_the_admin_consoles_sign_in_counts_towards_the_same_limit(redis_server, redis_client):
+    app = limited_app(redis_server)
+    browser = client_from(app, "192.0.2.77")
+    statuses = [browser.post("/admin/login", data={"apiKey": f"wrong-{i}"}).status_code for i in range(6)]
+    assert statuses == [401] * 5 + [429]
+    assert lookup(browser, BAD).status_code == 429  # the same address, the same count
