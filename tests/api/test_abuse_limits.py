@@ -3,6 +3,7 @@ tokens, per client address, counted in Redis on the failure path only; 429 with 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -110,7 +111,11 @@ def test_a_bad_limit_setting_stops_start_up() -> None:
 
 def test_the_admin_consoles_sign_in_counts_towards_the_same_limit(redis_server, redis_client):
     app = limited_app(redis_server)
-    browser = client_from(app, "192.0.2.77")
-    statuses = [browser.post("/admin/login", data={"apiKey": f"wrong-{i}"}).status_code for i in range(6)]
+    browser = app.test_client()  # with cookies: the console's session carries its CSRF token
+    browser.environ_base["REMOTE_ADDR"] = "192.0.2.77"
+    csrf = re.search(r'name="csrfToken" value="([^"]+)"', browser.get("/admin/login").get_data(as_text=True))
+    assert csrf
+    form = {"csrfToken": csrf.group(1)}
+    statuses = [browser.post("/admin/login", data={**form, "apiKey": f"wrong-{i}"}).status_code for i in range(6)]
     assert statuses == [401] * 5 + [429]
     assert lookup(browser, BAD).status_code == 429  # the same address, the same count
