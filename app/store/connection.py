@@ -11,11 +11,14 @@ import weakref
 from typing import IO, Any
 
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.cluster import ClusterDownError, ClusterNode, RedisCluster, SlotNotCoveredError
 from redis.connection import AbstractConnection
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from app.config import Settings
+from app.store import urls
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,8 @@ EMBEDDED_NOTICE = (
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """A client whose pool connects lazily (so it is safe to create before a server forks).
+    """A client whose pool connects lazily (so it is safe to create before a server forks): one node,
+    the master a Sentinel names, or a Cluster, as REDIS_URL says (app/store/urls.py).
 
     Timeouts turn a stalled Redis into a fast error (503). A broken pooled connection is retried
     once on a fresh one (Redis restarted); a timeout is not retried, since a write may have landed.
@@ -38,14 +42,59 @@ def connect(settings: Settings) -> redis.Redis:
         _hold_embedded_lock()
         log.warning(EMBEDDED_NOTICE)
         return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    return ThreadConnectionRedis.from_url(
-        settings.redis_url,
+    target = urls.parse(settings.redis_url)
+    timeouts: dict[str, Any] = {
+        "socket_connect_timeout": settings.redis_connect_timeout,
+        "socket_timeout": settings.redis_read_timeout,
+    }
+    if target.kind == urls.CLUSTER:
+        return connect_cluster(target, timeouts)  # type: ignore[return-value]
+    node_options: dict[str, Any] = {
+        **timeouts,
+        "decode_responses": True,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        "health_check_interval": 30,
+    }
+    if target.kind == urls.SENTINEL:
+        sentinels = Sentinel(list(target.hosts), sentinel_kwargs={**timeouts, "ssl": target.tls}, ssl=target.tls)
+        client = sentinels.master_for(
+            target.master,
+            redis_class=ThreadConnectionRedis,
+            db=target.db,
+            username=target.username,
+            password=target.password,
+            **node_options,
+        )
+        return client
+    return ThreadConnectionRedis.from_url(settings.redis_url, **node_options)
+
+
+class ClusterClient(RedisCluster):
+    """redis-py's Cluster client, retrying (after a fresh look at the topology: a failover, a slot
+    moved) only what cannot have run: a refused connection, a cluster down or a slot not covered. A
+    timeout is not retried, as on one node, since a write may have landed."""
+
+    ERRORS_ALLOW_RETRY = (redis.ConnectionError, ClusterDownError, SlotNotCoveredError)  # type: ignore[assignment]
+
+
+CLUSTER_RETRIES = 3  # with the backoff below: about a second of failover absorbed before a 503
+
+
+def connect_cluster(target: urls.RedisTarget, timeouts: dict[str, Any]) -> ClusterClient:
+    return ClusterClient(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
         decode_responses=True,
-        socket_connect_timeout=settings.redis_connect_timeout,
-        socket_timeout=settings.redis_read_timeout,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), CLUSTER_RETRIES),
+        username=target.username,
+        password=target.password,
+        ssl=target.tls,
         health_check_interval=30,
+        **timeouts,
     )
+
+
+def is_cluster(client: object) -> bool:
+    return isinstance(client, RedisCluster)
 
 
 class ThreadConnectionRedis(redis.Redis):
