@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from redis.client import Pipeline
+from redis.cluster import ClusterPipeline
 from redis.commands.core import ScriptCommands
 from redis.crc import key_slot
 
@@ -52,6 +53,15 @@ class Recorder:
         if len(slots) > 1:
             self.violations.append(f"{command} over slots {sorted(slots)}: {keys_and_args[: int(numkeys) + 1]}")
 
+    def pipeline(self, stack: list[Any], transaction: bool) -> None:
+        """A pipeline's script calls, each on its own; and with MULTI, all its commands together."""
+        for command in stack:
+            args = command[0] if isinstance(command, tuple) else command.args
+            if str(args[0]).upper() in ("EVALSHA", "EVAL"):
+                self.script(str(args[0]).upper(), int(args[2]), tuple(args[3:]))
+        if transaction:
+            self.transaction(stack)
+
     def transaction(self, stack: list[Any]) -> None:
         slots = transaction_slots(stack)
         if len(slots) > 1:
@@ -75,7 +85,7 @@ def recording() -> Iterator[Recorder]:
             _active.remove(recorder)
         return
     original_evalsha, original_eval = ScriptCommands._evalsha, ScriptCommands._eval
-    original_execute = Pipeline.execute
+    original_execute, original_cluster_execute = Pipeline.execute, ClusterPipeline.execute
 
     def _evalsha(self: Any, command: str, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
         _active[-1].script(command, numkeys, keys_and_args)
@@ -86,12 +96,17 @@ def recording() -> Iterator[Recorder]:
         return original_eval(self, command, script, numkeys, *keys_and_args)
 
     def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.transaction and self.command_stack:
-            _active[-1].transaction(self.command_stack)
+        _active[-1].pipeline(self.command_stack, bool(self.transaction))
         return original_execute(self, *args, **kwargs)
+
+    def cluster_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        strategy = self._execution_strategy
+        _active[-1].pipeline(strategy.command_queue, type(strategy).__name__ == "TransactionStrategy")
+        return original_cluster_execute(self, *args, **kwargs)
 
     ScriptCommands._evalsha, ScriptCommands._eval = _evalsha, _eval  # type: ignore[method-assign]
     Pipeline.execute = execute  # type: ignore[method-assign]
+    ClusterPipeline.execute = cluster_execute  # type: ignore[method-assign]
     _active.append(recorder)
     try:
         yield recorder
@@ -99,3 +114,4 @@ def recording() -> Iterator[Recorder]:
         _active.remove(recorder)
         ScriptCommands._evalsha, ScriptCommands._eval = original_evalsha, original_eval  # type: ignore[method-assign]
         Pipeline.execute = original_execute  # type: ignore[method-assign]
+        ClusterPipeline.execute = original_cluster_execute  # type: ignore[method-assign]

@@ -71,7 +71,8 @@ def run_pipelined(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
 def _evalsha_pipeline(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
     pipe = client.pipeline(transaction=False)
     for script, script_keys, args in calls:
-        pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
+        # not pipe.evalsha(): a Cluster pipeline refuses that method, yet routes this by its keys
+        pipe.execute_command("EVALSHA", script.sha, len(script_keys), *script_keys, *args)
     return list(pipe.execute(raise_on_error=False))
 
 
@@ -167,7 +168,7 @@ class ReplicaWait:
             if script is None:
                 pipe.execute_command(*args)
             else:
-                pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
+                pipe.execute_command("EVALSHA", script.sha, len(script_keys), *script_keys, *args)
         if wait:
             pipe.execute_command("WAIT", 1, self.timeout_ms)
         out = list(pipe.execute(raise_on_error=False))

@@ -163,7 +163,8 @@ class WatermarkStore:
         ('' = not named by the token). One pipelined round trip."""
         tag = _tag(jti) if jti else keys.TAGS[0]  # application and tenant watermarks are in every bucket
         pipe = self._redis.pipeline(transaction=False)
-        pipe.mget(
+        pipe.execute_command(  # MGET of one slot (a Cluster pipeline refuses the mget() method)
+            "MGET",
             keys.denied(tag, jti or "-"),
             keys.app_valid_from(tag, application_id or "-"),
             keys.tenant_valid_from(tag, tenant_id or "-"),
