@@ -234,6 +234,12 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
+def redis_server(cluster: LocalCluster) -> LocalCluster:
+    """For tests that build their own app from `redis_server.url`: the Cluster's URL."""
+    return cluster
+
+
+@pytest.fixture
 def redis_client(cluster: LocalCluster) -> Iterator[redis.Redis]:
     """The cluster through the service's own client (app/store/connection.py), emptied first."""
     client = cluster.client()
