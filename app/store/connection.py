@@ -12,8 +12,9 @@ from typing import IO, Any
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
-from redis.cluster import ClusterDownError, ClusterNode, RedisCluster, SlotNotCoveredError
+from redis.cluster import ClusterDownError, ClusterNode, ClusterPipeline, RedisCluster, SlotNotCoveredError
 from redis.connection import AbstractConnection
+from redis.exceptions import AskError, RedisClusterException, TryAgainError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -69,12 +70,48 @@ def connect(settings: Settings) -> redis.Redis:
     return ThreadConnectionRedis.from_url(settings.redis_url, **node_options)
 
 
+class ClusterUnavailable(redis.ConnectionError):
+    """The Cluster cannot serve a slot now (a failover under way, a slot not covered): a 503."""
+
+
+# What a Cluster answers while it moves a slot to a promoted replica; after the client's retries the
+# request is refused as if Redis were unreachable (a 503, outcome unknown: none of these ran it).
+IN_TRANSITION = (ClusterDownError, SlotNotCoveredError, TryAgainError, AskError, RedisClusterException)
+
+
+def unavailable(error: BaseException) -> BaseException:
+    if isinstance(error, IN_TRANSITION) and not isinstance(error, ClusterUnavailable):
+        return ClusterUnavailable(f"cluster in transition: {type(error).__name__}")
+    return error
+
+
 class ClusterClient(RedisCluster):
     """redis-py's Cluster client, retrying (after a fresh look at the topology: a failover, a slot
     moved) only what cannot have run: a refused connection, a cluster down or a slot not covered. A
-    timeout is not retried, as on one node, since a write may have landed."""
+    timeout is not retried, as on one node, since a write may have landed. What still fails while a
+    failover is under way is a ClusterUnavailable (a ConnectionError: a 503)."""
 
     ERRORS_ALLOW_RETRY = (redis.ConnectionError, ClusterDownError, SlotNotCoveredError)  # type: ignore[assignment]
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_command(*args, **kwargs)
+        except IN_TRANSITION as error:
+            raise unavailable(error) from error
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        pipe = super().pipeline(transaction, shard_hint)
+        pipe.__class__ = _Pipeline
+        return pipe
+
+
+class _Pipeline(ClusterPipeline):
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        try:
+            results = super().execute(raise_on_error)
+        except IN_TRANSITION as error:
+            raise unavailable(error) from error
+        return [unavailable(r) if isinstance(r, BaseException) else r for r in results]
 
 
 CLUSTER_RETRIES = 3  # with the backoff below: about a second of failover absorbed before a 503
@@ -124,6 +161,10 @@ class ThreadConnectionRedis(redis.Redis):
 
     def _send(self, connection: AbstractConnection, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         try:
+            if connection._sock is None:  # type: ignore[attr-defined]
+                # connect() as the pool does: a Sentinel-managed connection asks the sentinels for the
+                # master there (sending on an unconnected one would dial its default, localhost:6379)
+                connection.connect()
             connection.send_command(*args, **options)
             return self.parse_response(connection, args[0], **options)
         except redis.ResponseError:

@@ -53,14 +53,14 @@ class Scripts:
 
 def run_pipelined(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
     """Script calls pipelined by SHA in one round trip. (redis-py's pipelined scripts ask SCRIPT
-    EXISTS first: a round trip more, every time.) After a NOSCRIPT (a restarted or flushed Redis),
-    the script is loaded and only the calls refused, which changed nothing, run again."""
+    EXISTS first: a round trip more, every time.) After a NOSCRIPT (a restarted, flushed or newly
+    promoted Redis), only the calls refused, which changed nothing, run again by their text (EVAL),
+    which caches the script on the very node that runs them."""
     results = _evalsha_pipeline(client, calls)
     refused = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
     if refused:
-        for script in {id(calls[i][0]): calls[i][0] for i in refused}.values():
-            script.sha = client.script_load(script.script)
-        for i, result in zip(refused, _evalsha_pipeline(client, [calls[i] for i in refused]), strict=True):
+        again = _evalsha_pipeline(client, [calls[i] for i in refused], whole=True)
+        for i, result in zip(refused, again, strict=True):
             results[i] = result
     for result in results:
         if isinstance(result, Exception):
@@ -68,11 +68,18 @@ def run_pipelined(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
     return results
 
 
-def _evalsha_pipeline(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
+def _evalsha_pipeline(client: redis.Redis, calls: Sequence[Write], *, whole: bool = False) -> list[Any]:
+    """Script calls by SHA; `whole`: by their text (EVAL, which also caches them on the server that
+    runs them, whichever a failover made it). Plain writes, (None, keys, command), as they are."""
     pipe = client.pipeline(transaction=False)
     for script, script_keys, args in calls:
         # not pipe.evalsha(): a Cluster pipeline refuses that method, yet routes this by its keys
-        pipe.execute_command("EVALSHA", script.sha, len(script_keys), *script_keys, *args)
+        if script is None:
+            pipe.execute_command(*args)
+        elif whole:
+            pipe.execute_command("EVAL", script.script, len(script_keys), *script_keys, *args)
+        else:
+            pipe.execute_command("EVALSHA", script.sha, len(script_keys), *script_keys, *args)
     return list(pipe.execute(raise_on_error=False))
 
 
@@ -132,6 +139,8 @@ class ReplicaWait:
                 for i, result in zip(indexes, self._run_on(node_client, name, indexes, calls), strict=True):
                     if isinstance(result, (MovedError, AskError)) and attempt < 2:
                         moved = True
+                    elif isinstance(result, (MovedError, AskError)):
+                        raise redis.ConnectionError("the slot is still moving (a failover)")  # a 503
                     elif isinstance(result, Exception):
                         raise result
                     else:
@@ -146,11 +155,8 @@ class ReplicaWait:
         mine = [calls[i] for i in indexes]
         results, acked = self._pipeline(node_client, mine, wait)
         refused = [j for j, result in enumerate(results) if isinstance(result, NoScriptError)]
-        if refused:
-            for script in {id(mine[j][0]): mine[j][0] for j in refused}.values():
-                assert script is not None
-                node_client.script_load(script.script)
-            again, acked_again = self._pipeline(node_client, [mine[j] for j in refused], wait)
+        if refused:  # a restarted or promoted node: the same calls by their text, in one pipeline again
+            again, acked_again = self._pipeline(node_client, [mine[j] for j in refused], wait, whole=True)
             acked = min(int(acked), int(acked_again))
             for j, result in zip(refused, again, strict=True):
                 results[j] = result
@@ -159,21 +165,17 @@ class ReplicaWait:
                 if isinstance(result, Exception):
                     raise result
         if wait and int(acked) < 1:
+            self._replicas.pop(name, None)  # "auto" asks again next time: the replica may be gone (a failover)
             raise ReplicaWaitTimeout("no replica confirmed the revoke in time")
         return results
 
-    def _pipeline(self, node_client: redis.Redis, calls: Sequence[Write], wait: bool) -> tuple[list[Any], Any]:
-        pipe = node_client.pipeline(transaction=False)
-        for script, script_keys, args in calls:
-            if script is None:
-                pipe.execute_command(*args)
-            else:
-                pipe.execute_command("EVALSHA", script.sha, len(script_keys), *script_keys, *args)
-        if wait:
-            pipe.execute_command("WAIT", 1, self.timeout_ms)
-        out = list(pipe.execute(raise_on_error=False))
+    def _pipeline(
+        self, node_client: redis.Redis, calls: Sequence[Write], wait: bool, *, whole: bool = False
+    ) -> tuple[list[Any], Any]:
+        """The calls then WAIT, in one pipeline: one connection, one round trip."""
         if not wait:
-            return out, 1
+            return _evalsha_pipeline(node_client, calls, whole=whole), 1
+        out = _evalsha_pipeline(node_client, [*calls, (None, [], ["WAIT", 1, self.timeout_ms])], whole=whole)
         acked = out.pop()
         if isinstance(acked, Exception):
             raise acked
