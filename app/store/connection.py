@@ -12,7 +12,14 @@ from typing import IO, Any
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
-from redis.cluster import ClusterDownError, ClusterNode, ClusterPipeline, RedisCluster, SlotNotCoveredError
+from redis.cluster import (
+    ClusterDownError,
+    ClusterNode,
+    ClusterPipeline,
+    PipelineStrategy,
+    RedisCluster,
+    SlotNotCoveredError,
+)
 from redis.connection import AbstractConnection
 from redis.exceptions import AskError, RedisClusterException, TryAgainError
 from redis.retry import Retry
@@ -106,12 +113,32 @@ class ClusterClient(RedisCluster):
 
 
 class _Pipeline(ClusterPipeline):
+    """A Cluster pipeline that routes scripts and stream reads by their first key itself: redis-py
+    would ask a node (COMMAND GETKEYS) for every such command queued, a round trip each."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if "target_nodes" not in kwargs and isinstance(self._execution_strategy, PipelineStrategy):
+            key = _routing_key(args)
+            if key is not None:
+                kwargs["target_nodes"] = self.get_node_from_key(key)
+        return super().execute_command(*args, **kwargs)
+
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         try:
             results = super().execute(raise_on_error)
         except IN_TRANSITION as error:
             raise unavailable(error) from error
         return [unavailable(r) if isinstance(r, BaseException) else r for r in results]
+
+
+def _routing_key(args: tuple[Any, ...]) -> Any:
+    name = str(args[0]).upper()
+    if name in ("EVALSHA", "EVAL") and int(args[2]) > 0:
+        return args[3]
+    if name in ("XREADGROUP", "XREAD"):
+        words = [a.decode() if isinstance(a, bytes) else str(a) for a in args]
+        return args[words.index("STREAMS") + 1] if "STREAMS" in words else None
+    return None
 
 
 CLUSTER_RETRIES = 3  # with the backoff below: about a second of failover absorbed before a 503

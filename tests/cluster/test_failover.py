@@ -42,9 +42,9 @@ def run_load(app: Any, kill: Callable[[], None], *, revokers: int = 2) -> tuple[
     until the service has answered only successes for a while. Returns the load and the kill instant."""
     application = new_application(app.test_client())
     steady = [
-        app.test_client().post(
-            "/api/user/refresh-token", json={"userId": str(uuid.uuid4()), "applicationId": application}, headers=KEY
-        ).json["refreshToken"]
+        app.test_client()
+        .post("/api/user/refresh-token", json={"userId": str(uuid.uuid4()), "applicationId": application}, headers=KEY)
+        .json["refreshToken"]
         for _ in range(16)
     ]
     load, stop = Load(), threading.Event()
@@ -152,5 +152,3 @@ def test_killing_the_sentinel_watched_master_under_load_promotes_the_replica_and
         assert_recovered_and_nothing_undone(app, load, killed_at, "sentinel")
     finally:
         deployment.stop()
-
-
