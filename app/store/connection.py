@@ -188,7 +188,7 @@ class ThreadConnectionRedis(redis.Redis):
 
     def _send(self, connection: AbstractConnection, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         try:
-            if connection._sock is None:  # type: ignore[attr-defined]
+            if connection._sock is None:
                 # connect() as the pool does: a Sentinel-managed connection asks the sentinels for the
                 # master there (sending on an unconnected one would dial its default, localhost:6379)
                 connection.connect()
