@@ -90,7 +90,9 @@ def _host_port(part: str, default_port: int) -> tuple[str, int]:
     if not part:
         raise ValueError("REDIS_URL: an empty host in the host list")
     if part.startswith("["):  # [IPv6]:port
-        host, _, after = part[1:].partition("]")
+        host, bracket, after = part[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"REDIS_URL: malformed host {part!r}")
         port_text = after[1:] if after.startswith(":") else ""
         if after and not after.startswith(":"):
             raise ValueError(f"REDIS_URL: malformed host {part!r}")
