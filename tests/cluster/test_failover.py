@@ -95,8 +95,11 @@ def assert_recovered_and_nothing_undone(app: Any, load: Load, killed_at: float, 
     client = app.test_client()
     failures = load.failures_after(killed_at)
     recovered = (failures[-1][0] - killed_at) if failures else 0.0
-    assert time.monotonic() - (failures[-1][0] if failures else killed_at) >= QUIET_AFTER_RECOVERY, (
-        f"{label}: the service did not recover within {LONGEST_LOAD} s"
+    last_failure = failures[-1][0] if failures else killed_at
+    since = [a for a in load.answers if a[0] > last_failure]
+    assert len(since) >= 20 and {what for _, what, _ in since} == {"mint", "revoke", "exchange"}, (
+        f"{label}: the service did not recover within {LONGEST_LOAD} s; {len(failures)} failures, the last at "
+        f"{last_failure - killed_at:.1f} s: {sorted({(w, st) for _, w, st in failures[-20:]})}"
     )
     # a revoke's 404: the token's mint was acknowledged by the master just before it died, and never
     # reached the replica (mints do not wait for one): the token is unknown, which is fail-safe
