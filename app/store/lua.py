@@ -51,7 +51,7 @@ class Scripts:
         return cls(**{name: client.register_script(source(name)) for name in NAMES})
 
 
-def run_pipelined(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
+def run_pipelined(client: redis.Redis, calls: Sequence[Write]) -> list[Any]:
     """Script calls pipelined by SHA in one round trip. (redis-py's pipelined scripts ask SCRIPT
     EXISTS first: a round trip more, every time.) After a NOSCRIPT (a restarted, flushed or newly
     promoted Redis), only the calls refused, which changed nothing, run again by their text (EVAL),
@@ -125,6 +125,11 @@ class ReplicaWait:
         they write to by WAIT when wanted; their results in order.
         Raises ReplicaWaitTimeout when a wanted WAIT saw no replica confirm."""
         if not self._cluster:
+            if not self.wanted("", self._client):  # as without the setting: the thread's own connection
+                script, script_keys, args = calls[0]
+                if len(calls) == 1 and script is not None:
+                    return [script(keys=script_keys, args=args)]
+                return run_pipelined(self._client, calls)
             return self._run_on(self._client, "", list(range(len(calls))), calls)
         results: list[Any] = [None] * len(calls)
         for attempt in range(3):

@@ -56,13 +56,7 @@ class WatermarkStore:
         them, when the setting says so (app/store/lua.py ReplicaWait)."""
         if self._wait is not None:
             return self._wait.run(calls)
-        scripts = [call for call in calls if call[0] is not None]
-        if len(scripts) == len(calls):
-            return run_pipelined(self._redis, scripts)  # type: ignore[arg-type]
-        pipe = self._redis.pipeline(transaction=False)
-        for _, _, command in calls:
-            pipe.execute_command(*command)
-        return list(pipe.execute())
+        return run_pipelined(self._redis, calls)
 
     def invalidate_user(self, user_id: str, *, cap: int, event: str, access_ttl_ms: int) -> UserReset:
         """Set the user's valid-from to now and revoke their live tokens, one script (one round trip)."""
