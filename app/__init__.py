@@ -27,7 +27,7 @@ from app.store.attempts import FailedAttempts
 from app.store.config import ConfigStore
 from app.store.connection import connect
 from app.store.events import EventStore
-from app.store.lua import Scripts
+from app.store.lua import ReplicaWait, Scripts
 from app.store.tokens import RefreshTokenStore
 from app.store.watermarks import WatermarkStore
 from app.store.webhooks import WebhookStore
@@ -107,8 +107,12 @@ def build_services(settings: Settings) -> Services:
     signer = Signer(keys, settings.issuer)
     registry = Registry(config, settings.cache_seconds, key_exists=lambda key_id: keys.get(key_id) is not None)
     scripts = Scripts.register(client)
-    store = RefreshTokenStore(client, scripts, settings.event_stream_max_length)
-    watermarks = WatermarkStore(client, scripts, settings.event_stream_max_length)
+    wait_mode = settings.revoke_wait_replicas if settings.redis_url else "off"  # the embedded store has no replica
+    # WAIT must give up before the socket read timeout does, or its answer would be lost
+    wait_ms = max(1, min(settings.revoke_wait_timeout_ms, int(settings.redis_read_timeout * 800)))
+    replica_wait = ReplicaWait(client, wait_mode, wait_ms)
+    store = RefreshTokenStore(client, scripts, settings.event_stream_max_length, replica_wait)
+    watermarks = WatermarkStore(client, scripts, settings.event_stream_max_length, replica_wait=replica_wait)
     throttle = Throttle(
         FailedAttempts(client),
         settings.rate_limit_window_seconds,

@@ -44,6 +44,8 @@ class Settings:
     webhook_poll_seconds: float = 0.1
     webhook_batch: int = 16
     webhook_dead_letter_max: int = 10_000
+    revoke_wait_replicas: str = "auto"
+    revoke_wait_timeout_ms: int = 500
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
         if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < 16:
             raise SettingsError("REFRESHD_BOOTSTRAP_API_KEY must be at least 16 characters")
         self._check_events()
+        self._check_redis()
 
     def _check_rate_limits(self) -> None:
         if not 1 <= self.rate_limit_window_seconds <= 86_400:
@@ -96,6 +99,19 @@ class Settings:
             raise SettingsError("REFRESHD_WEBHOOK_CLAIM_IDLE_SECONDS and ..._POLL_SECONDS must be positive")
         if not 1 <= self.webhook_batch <= 1000 or self.webhook_dead_letter_max < 1:
             raise SettingsError("REFRESHD_WEBHOOK_BATCH must be 1..1000, ..._DEAD_LETTER_MAX at least 1")
+
+    def _check_redis(self) -> None:
+        if self.redis_url:
+            from app.store.urls import parse
+
+            try:
+                parse(self.redis_url)
+            except ValueError as error:
+                raise SettingsError(str(error)) from None
+        if self.revoke_wait_replicas not in ("auto", "on", "off"):
+            raise SettingsError("REFRESHD_REVOKE_WAIT_REPLICAS must be auto, on or off")
+        if self.revoke_wait_timeout_ms < 1:
+            raise SettingsError("REFRESHD_REVOKE_WAIT_TIMEOUT_MS must be positive")
 
 
 def _parse(name: str, raw: str, default: object) -> object:

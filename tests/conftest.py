@@ -115,3 +115,13 @@ def client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def key_headers() -> dict[str, str]:
     return {"Authorization": API_KEY}
+
+
+@pytest.fixture(autouse=True)
+def one_slot_per_atomic_step() -> Iterator[None]:
+    """Every script call and MULTI any test makes touches one hash slot (tests/slots.py)."""
+    from tests.slots import recording
+
+    with recording() as recorder:
+        yield
+    assert not recorder.violations, "atomic steps over several hash slots:\n" + "\n".join(recorder.violations)

@@ -11,11 +11,22 @@ import weakref
 from typing import IO, Any
 
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.cluster import (
+    ClusterDownError,
+    ClusterNode,
+    ClusterPipeline,
+    PipelineStrategy,
+    RedisCluster,
+    SlotNotCoveredError,
+)
 from redis.connection import AbstractConnection
+from redis.exceptions import AskError, RedisClusterException, TryAgainError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from app.config import Settings
+from app.store import urls
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +38,8 @@ EMBEDDED_NOTICE = (
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """A client whose pool connects lazily (so it is safe to create before a server forks).
+    """A client whose pool connects lazily (so it is safe to create before a server forks): one node,
+    the master a Sentinel names, or a Cluster, as REDIS_URL says (app/store/urls.py).
 
     Timeouts turn a stalled Redis into a fast error (503). A broken pooled connection is retried
     once on a fresh one (Redis restarted); a timeout is not retried, since a write may have landed.
@@ -38,14 +50,115 @@ def connect(settings: Settings) -> redis.Redis:
         _hold_embedded_lock()
         log.warning(EMBEDDED_NOTICE)
         return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    return ThreadConnectionRedis.from_url(
-        settings.redis_url,
+    target = urls.parse(settings.redis_url)
+    timeouts: dict[str, Any] = {
+        "socket_connect_timeout": settings.redis_connect_timeout,
+        "socket_timeout": settings.redis_read_timeout,
+    }
+    if target.kind == urls.CLUSTER:
+        return connect_cluster(target, timeouts)  # type: ignore[return-value]
+    node_options: dict[str, Any] = {
+        **timeouts,
+        "decode_responses": True,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        "health_check_interval": 30,
+    }
+    if target.kind == urls.SENTINEL:
+        sentinels = Sentinel(list(target.hosts), sentinel_kwargs={**timeouts, "ssl": target.tls}, ssl=target.tls)
+        client = sentinels.master_for(
+            target.master,
+            redis_class=ThreadConnectionRedis,
+            db=target.db,
+            username=target.username,
+            password=target.password,
+            **node_options,
+        )
+        return client
+    return ThreadConnectionRedis.from_url(settings.redis_url, **node_options)
+
+
+class ClusterUnavailable(redis.ConnectionError):
+    """The Cluster cannot serve a slot now (a failover under way, a slot not covered): a 503."""
+
+
+# What a Cluster answers while it moves a slot to a promoted replica; after the client's retries the
+# request is refused as if Redis were unreachable (a 503, outcome unknown: none of these ran it).
+IN_TRANSITION = (ClusterDownError, SlotNotCoveredError, TryAgainError, AskError, RedisClusterException)
+
+
+def unavailable(error: BaseException) -> BaseException:
+    if isinstance(error, IN_TRANSITION) and not isinstance(error, ClusterUnavailable):
+        return ClusterUnavailable(f"cluster in transition: {type(error).__name__}")
+    return error
+
+
+class ClusterClient(RedisCluster):
+    """redis-py's Cluster client, retrying (after a fresh look at the topology: a failover, a slot
+    moved) only what cannot have run: a refused connection, a cluster down or a slot not covered. A
+    timeout is not retried, as on one node, since a write may have landed. What still fails while a
+    failover is under way is a ClusterUnavailable (a ConnectionError: a 503)."""
+
+    ERRORS_ALLOW_RETRY = (redis.ConnectionError, ClusterDownError, SlotNotCoveredError)  # type: ignore[assignment]
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_command(*args, **kwargs)
+        except IN_TRANSITION as error:
+            raise unavailable(error) from error
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        pipe = super().pipeline(transaction, shard_hint)
+        pipe.__class__ = _Pipeline
+        return pipe
+
+
+class _Pipeline(ClusterPipeline):
+    """A Cluster pipeline that routes scripts and stream reads by their first key itself: redis-py
+    would ask a node (COMMAND GETKEYS) for every such command queued, a round trip each."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if "target_nodes" not in kwargs and isinstance(self._execution_strategy, PipelineStrategy):
+            key = _routing_key(args)
+            if key is not None:
+                kwargs["target_nodes"] = self.get_node_from_key(key)
+        return super().execute_command(*args, **kwargs)
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        try:
+            results = super().execute(raise_on_error)
+        except IN_TRANSITION as error:
+            raise unavailable(error) from error
+        return [unavailable(r) if isinstance(r, BaseException) else r for r in results]
+
+
+def _routing_key(args: tuple[Any, ...]) -> Any:
+    name = str(args[0]).upper()
+    if name in ("EVALSHA", "EVAL") and int(args[2]) > 0:
+        return args[3]
+    if name in ("XREADGROUP", "XREAD"):
+        words = [a.decode() if isinstance(a, bytes) else str(a) for a in args]
+        return args[words.index("STREAMS") + 1] if "STREAMS" in words else None
+    return None
+
+
+CLUSTER_RETRIES = 3  # with the backoff below: about a second of failover absorbed before a 503
+
+
+def connect_cluster(target: urls.RedisTarget, timeouts: dict[str, Any]) -> ClusterClient:
+    return ClusterClient(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.hosts],
         decode_responses=True,
-        socket_connect_timeout=settings.redis_connect_timeout,
-        socket_timeout=settings.redis_read_timeout,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), CLUSTER_RETRIES),
+        username=target.username,
+        password=target.password,
+        ssl=target.tls,
         health_check_interval=30,
+        **timeouts,
     )
+
+
+def is_cluster(client: object) -> bool:
+    return isinstance(client, RedisCluster)
 
 
 class ThreadConnectionRedis(redis.Redis):
@@ -75,6 +188,10 @@ class ThreadConnectionRedis(redis.Redis):
 
     def _send(self, connection: AbstractConnection, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         try:
+            if connection._sock is None:
+                # connect() as the pool does: a Sentinel-managed connection asks the sentinels for the
+                # master there (sending on an unconnected one would dial its default, localhost:6379)
+                connection.connect()
             connection.send_command(*args, **options)
             return self.parse_response(connection, args[0], **options)
         except redis.ResponseError:

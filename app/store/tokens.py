@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from app import jsontext
 from app.store import keys
-from app.store.lua import Call, Scripts, run_pipelined
+from app.store.lua import Call, ReplicaWait, Scripts, run_pipelined
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,19 @@ class RefreshTokenStore:
     """Each public method is one Redis round trip (two when a record lives outside the bucket its
     value points to: tokens imported with values minted elsewhere), except where it says so."""
 
-    def __init__(self, client: redis.Redis, scripts: Scripts, stream_max_length: int):
+    def __init__(
+        self, client: redis.Redis, scripts: Scripts, stream_max_length: int, replica_wait: ReplicaWait | None = None
+    ):
         self._redis = client
         self._scripts = scripts
         self._maxlen = stream_max_length
+        self._wait = replica_wait if replica_wait is not None and replica_wait.active else None
+
+    def _revoking(self, script: Script, script_keys: list[str], args: list[Any]) -> Any:
+        """A script that revokes: acknowledged only once a replica has it, when the setting says so."""
+        if self._wait is None:
+            return script(keys=script_keys, args=args)
+        return self._wait.run([(script, script_keys, args)])[0]
 
     def mint(self, tag: str, tokens: Sequence[NewToken], event: str) -> list[int]:
         """Create tokens of one bucket and their creation event; returns [now, expiry per token].
@@ -206,11 +216,11 @@ class RefreshTokenStore:
             assert token_digest is not None and tag is not None
             key, mode = keys.pointer(tag, token_digest), "d"
         args: list[Any] = [tag, mode, token_digest, owner, tenant, self._maxlen, event, application_id]
-        result = self._scripts.revoke_token(keys=[key], args=args)
+        result = self._revoking(self._scripts.revoke_token, [key], args)
         if result[0] == "redirect":
             tag = _tag(result[1])
             args = [tag, "i", token_digest, owner, tenant, self._maxlen, event, application_id]
-            result = self._scripts.revoke_token(keys=[keys.record(tag, result[1])], args=args)
+            result = self._revoking(self._scripts.revoke_token, [keys.record(tag, result[1])], args)
         if result[0] == "foreign":
             return "foreign"
         if result[0] != "ok":
@@ -239,9 +249,10 @@ class RefreshTokenStore:
         """All of a user's live tokens (for one application, when given), in the user's bucket."""
         tag = _tag(user_id)
         live = keys.user_app_index(tag, user_id, application_id) if application_id else keys.user_index(tag, user_id)
-        result = self._scripts.revoke_scope(
-            keys=[live, keys.user_tombstones(tag, user_id)],
-            args=[tag, tenant, application_id or "", cap, self._maxlen, event],
+        result = self._revoking(
+            self._scripts.revoke_scope,
+            [live, keys.user_tombstones(tag, user_id)],
+            [tag, tenant, application_id or "", cap, self._maxlen, event],
         )
         return RevokeCount(int(result[0]), int(result[1]), list(result[2:]))
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from app.store import keys
-from app.store.lua import Call, Scripts, run_pipelined
+from app.store.lua import Call, ReplicaWait, Scripts, Write, run_pipelined
 from app.store.tokens import RevokeCount, _tag
 
 CLEANUP_BATCH = 64  # members per bucket per step: about a millisecond of Redis time
@@ -37,20 +38,35 @@ class UserReset:
 
 class WatermarkStore:
     def __init__(
-        self, client: redis.Redis, scripts: Scripts, stream_max_length: int, cleanup_batch: int = CLEANUP_BATCH
+        self,
+        client: redis.Redis,
+        scripts: Scripts,
+        stream_max_length: int,
+        cleanup_batch: int = CLEANUP_BATCH,
+        replica_wait: ReplicaWait | None = None,
     ):
         self._redis = client
         self._scripts = scripts
         self._maxlen = stream_max_length
         self.cleanup_batch = cleanup_batch
+        self._wait = replica_wait if replica_wait is not None and replica_wait.active else None
+
+    def _revoking(self, calls: Sequence[Write]) -> list[Any]:
+        """Writes that revoke, in one round trip per master: acknowledged only once a replica has
+        them, when the setting says so (app/store/lua.py ReplicaWait)."""
+        if self._wait is not None:
+            return self._wait.run(calls)
+        return run_pipelined(self._redis, calls)
 
     def invalidate_user(self, user_id: str, *, cap: int, event: str, access_ttl_ms: int) -> UserReset:
         """Set the user's valid-from to now and revoke their live tokens, one script (one round trip)."""
         tag = _tag(user_id)
-        result = self._scripts.invalidate_user(
-            keys=[keys.user_valid_from(tag, user_id), keys.user_index(tag, user_id)],
-            args=[tag, cap, self._maxlen, event, access_ttl_ms],
-        )
+        script_keys = [keys.user_valid_from(tag, user_id), keys.user_index(tag, user_id)]
+        args: list[Any] = [tag, cap, self._maxlen, event, access_ttl_ms]
+        if self._wait is None:
+            result = self._scripts.invalidate_user(keys=script_keys, args=args)
+        else:
+            result = self._wait.run([(self._scripts.invalidate_user, script_keys, args)])[0]
         return UserReset(int(result[0]), RevokeCount(int(result[1]), 0, list(result[2:])))
 
     def user_valid_from(self, user_id: str) -> int | None:
@@ -96,34 +112,40 @@ class WatermarkStore:
         marks: list[int] = []
         invalidated = previously = 0
         ids: list[str] = []
-        for result in run_pipelined(self._redis, calls):
+        for result in self._revoking(calls):
             marks.append(int(result[0]))
             invalidated += int(result[1])
             previously += int(result[2])
             ids += [str(i) for i in result[3:]]
         ids = ids[:cap]
-        pipe = self._redis.pipeline(transaction=False)
+        writes: list[Write] = []
         if tenant_id and marks:
             for tag in keys.TAGS:
-                pipe.set(keys.tenant_valid_from(tag, tenant_id), min(marks), px=access_ttl_ms + 60_000)
+                key = keys.tenant_valid_from(tag, tenant_id)
+                writes.append((None, [key], ["SET", key, min(marks), "PX", access_ttl_ms + 60_000]))
         job = time.time_ns() // 1000  # a new score for each revoke: see _drop_job
-        if application_ids:  # a tenant may have none
-            pipe.zadd(keys.CLEANUP_JOBS, {application_id: job for application_id in application_ids})
+        jobs: list[Any] = []
+        for application_id in application_ids:
+            jobs += [job, application_id]
+        if jobs:  # a tenant may have no applications
+            writes.append((None, [keys.CLEANUP_JOBS], ["ZADD", keys.CLEANUP_JOBS, *jobs]))
         if invalidated:
             scope = tenant_id or (application_ids[0] if len(application_ids) == 1 else "")
-            pipe.xadd(
-                keys.events(keys.tag_of_name(scope)),
-                {"t": REVOKE_EVENT, "d": event, "n": invalidated, "p": previously, "ids": ",".join(ids)},
-                maxlen=self._maxlen,
-                approximate=True,
-            )
-        pipe.execute()
+            stream = keys.events(keys.tag_of_name(scope))
+            fields = {"t": REVOKE_EVENT, "d": event, "n": invalidated, "p": previously, "ids": ",".join(ids)}
+            command = ["XADD", stream, "MAXLEN", "~", self._maxlen, "*"]
+            for name, value in fields.items():
+                command += [name, value]
+            writes.append((None, [stream], command))
+        self._revoking(writes)
         return RevokeCount(invalidated, previously, ids)
 
     def deny_access_token(self, jti: str, expiry_ms: int) -> bool:
         """Deny one access token until it expires; False when it was denied already."""
-        tag = _tag(jti)
-        return bool(self._redis.set(keys.denied(tag, jti), 1, pxat=expiry_ms, nx=True))
+        key = keys.denied(_tag(jti), jti)
+        if self._wait is None:
+            return bool(self._redis.set(key, 1, pxat=expiry_ms, nx=True))
+        return bool(self._wait.run([(None, [key], ["SET", key, 1, "PXAT", expiry_ms, "NX"])])[0])
 
     def is_denied(self, jti: str) -> bool:
         return bool(self._redis.exists(keys.denied(_tag(jti), jti)))
@@ -136,7 +158,8 @@ class WatermarkStore:
         ('' = not named by the token). One pipelined round trip."""
         tag = _tag(jti) if jti else keys.TAGS[0]  # application and tenant watermarks are in every bucket
         pipe = self._redis.pipeline(transaction=False)
-        pipe.mget(
+        pipe.execute_command(  # MGET of one slot (a Cluster pipeline refuses the mget() method)
+            "MGET",
             keys.denied(tag, jti or "-"),
             keys.app_valid_from(tag, application_id or "-"),
             keys.tenant_valid_from(tag, tenant_id or "-"),

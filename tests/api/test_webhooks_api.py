@@ -54,7 +54,7 @@ def test_the_secret_is_stored_sealed_and_never_shown_again(
     hook = client.post("/api/webhook", json=_webhook(secret=secret), headers=KEY).json["webhook"]
 
     assert hook["secret"] == secret
-    stored = "".join(str(redis_client.get(k)) for k in redis_client.keys("cfg:webhook:*"))
+    stored = "".join(str(redis_client.get(k)) for k in redis_client.scan_iter("cfg:webhook:*"))
     assert secret not in stored and '"sealed"' in stored
     assert secret not in str(client.get(f"/api/webhook/{hook['id']}", headers=KEY).json)
     assert secret not in str(client.get("/api/webhook", headers=KEY).json)

@@ -20,7 +20,8 @@ def run_together(workers: list[Callable[[RefreshTokenStore], T]], client: redis.
     barrier = threading.Barrier(len(workers))
 
     def start(worker: Callable[[RefreshTokenStore], T]) -> T:
-        own = redis.Redis(connection_pool=client.connection_pool)
+        # a Cluster client is shared (it keeps a pool per node)
+        own = redis.Redis(connection_pool=client.connection_pool) if hasattr(client, "connection_pool") else client
         store = make_store(own)
         barrier.wait(timeout=10)
         return worker(store)
