@@ -13,6 +13,8 @@ from marshmallow import ValidationError
 from redis.exceptions import RedisClusterException
 from werkzeug.exceptions import HTTPException
 
+from app.store.lua import ReplicaWaitTimeout
+
 log = logging.getLogger(__name__)
 
 FieldErrors = dict[str, list[dict[str, str]]]
@@ -182,7 +184,8 @@ def register_error_handlers(app: Flask, breaker: StoreBreaker) -> None:
     @app.errorhandler(redis.TimeoutError)
     def _store_down(error: Exception) -> Response:
         log.warning("redis unavailable: %s", type(error).__name__)
-        breaker.trip()
+        if not isinstance(error, ReplicaWaitTimeout):  # that one: the master answered, a replica did not
+            breaker.trip()
         return render(StoreUnavailable(breaker.retry_after))
 
     @app.errorhandler(redis.ResponseError)

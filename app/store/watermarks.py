@@ -54,6 +54,8 @@ class WatermarkStore:
     def _revoking(self, calls: Sequence[Write]) -> list[Any]:
         """Writes that revoke, in one round trip per master: acknowledged only once a replica has
         them, when the setting says so (app/store/lua.py ReplicaWait)."""
+        if not calls:  # a tenant without applications
+            return []
         if self._wait is not None:
             return self._wait.run(calls)
         return run_pipelined(self._redis, calls)

@@ -366,3 +366,10 @@ def test_an_unknown_realm_or_a_username_that_is_no_user_id_is_a_field_error(clie
 
 def test_counted_invalidation_needs_an_api_key(client):
     assert client.delete(ES, json={"username": str(uuid.uuid4())}).status_code == 401
+
+
+def test_invalidating_a_realm_without_applications_counts_nothing(client):
+    tenant = client.post("/api/tenant", json={"tenant": {"name": "empty realm"}}, headers=KEY).json["tenant"]
+    response = client.delete("/_security/oauth2/token", json={"realm_name": tenant["id"]}, headers=KEY)
+    assert response.status_code == 200
+    assert response.json["invalidated_tokens"] == 0
