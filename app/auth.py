@@ -13,6 +13,7 @@ from app.apikeys import ApiKey
 from app.caller import Caller
 from app.errors import FieldError, Unauthorized
 from app.request_ids import request_id
+from app.telemetry import API_KEY_ID
 
 TENANT_HEADER = "X-FusionAuth-TenantId"
 _TENANT_ENVIRON = "HTTP_X_FUSIONAUTH_TENANTID"  # how WSGI names that header
@@ -72,6 +73,7 @@ def api_key(*, allow_user: bool = False) -> Caller:
     if key is None or not key.allows(current.path, current.method):
         raise Unauthorized()
     g.api_key = key
+    environ[API_KEY_ID] = key.id  # for the access log: the key's id, never the key
     return _base(environ, "apiKey", key.id, key.tenant_id or _tenant_header(environ))
 
 

@@ -38,6 +38,13 @@ class Settings:
     webhook_poll_seconds: float = 0.1
     webhook_batch: int = 16
     webhook_dead_letter_max: int = 10_000
+    log_level: str = "info"
+    access_log: bool = True
+    metrics_access: str = "loopback"
+    metrics_token: str | None = None
+    metrics_dir: str | None = None
+    metrics_cache_seconds: float = 10.0
+    metrics_max_applications: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,7 +52,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
-            name = "REDIS_URL" if f.name == "redis_url" else "REFRESHD_" + f.name.upper()
+            name = _OTHER_NAMES.get(f.name) or "REFRESHD_" + f.name.upper()
             raw = env.get(name)
             if raw is None or raw == "":
                 continue
@@ -62,6 +69,7 @@ class Settings:
         if self.bootstrap_api_key is not None and len(self.bootstrap_api_key) < 16:
             raise SettingsError("REFRESHD_BOOTSTRAP_API_KEY must be at least 16 characters")
         self._check_events()
+        self._check_operations()
 
     def _check_events(self) -> None:
         if self.event_retention_seconds < 0:
@@ -76,6 +84,23 @@ class Settings:
             raise SettingsError("REFRESHD_WEBHOOK_CLAIM_IDLE_SECONDS and ..._POLL_SECONDS must be positive")
         if not 1 <= self.webhook_batch <= 1000 or self.webhook_dead_letter_max < 1:
             raise SettingsError("REFRESHD_WEBHOOK_BATCH must be 1..1000, ..._DEAD_LETTER_MAX at least 1")
+
+    def _check_operations(self) -> None:
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"REFRESHD_LOG_LEVEL must be one of {', '.join(LOG_LEVELS).lower()}")
+        if self.metrics_access not in METRICS_ACCESS:
+            raise SettingsError(f"REFRESHD_METRICS_ACCESS must be one of {', '.join(METRICS_ACCESS)}")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise SettingsError("REFRESHD_METRICS_TOKEN must be at least 16 characters")
+        if self.metrics_access == "token" and not self.metrics_token:
+            raise SettingsError("REFRESHD_METRICS_ACCESS=token needs REFRESHD_METRICS_TOKEN")
+        if self.metrics_cache_seconds < 0 or not 0 <= self.metrics_max_applications <= 10_000:
+            raise SettingsError("REFRESHD_METRICS_CACHE_SECONDS >= 0, REFRESHD_METRICS_MAX_APPLICATIONS 0..10000")
+
+
+_OTHER_NAMES = {"redis_url": "REDIS_URL", "metrics_dir": "PROMETHEUS_MULTIPROC_DIR"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+METRICS_ACCESS = ("loopback", "token", "open", "off")
 
 
 def _parse(name: str, raw: str, default: object) -> object:

@@ -8,13 +8,16 @@ import os
 import tempfile
 import threading
 import weakref
+from time import perf_counter
 from typing import IO, Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.connection import AbstractConnection
 from redis.retry import Retry
 
+from app import metrics
 from app.config import Settings
 
 log = logging.getLogger(__name__)
@@ -68,10 +71,20 @@ class ThreadConnectionRedis(redis.Redis):
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         connection = self._thread_connection()
-        return connection.retry.call_with_retry(
-            lambda: self._send(connection, args, options),
-            lambda error: connection.disconnect(),
-        )
+        started = perf_counter()
+        try:
+            return connection.retry.call_with_retry(
+                lambda: self._send(connection, args, options),
+                lambda error: connection.disconnect(),
+            )
+        except redis.RedisError as error:
+            metrics.redis_error(error)
+            raise
+        finally:
+            metrics.instruments().redis_command(args[0], perf_counter() - started)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
+        return TimedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
     def _send(self, connection: AbstractConnection, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         try:
@@ -100,6 +113,20 @@ class ThreadConnectionRedis(redis.Redis):
         for connection in opened:
             connection.disconnect()
         super().close()
+
+
+class TimedPipeline(Pipeline):
+    """A pipeline whose round trip is timed and whose failure is counted (app/metrics.py)."""
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        started = perf_counter()
+        try:
+            return super().execute(raise_on_error)
+        except redis.RedisError as error:
+            metrics.redis_error(error)
+            raise
+        finally:
+            metrics.instruments().redis_command("pipeline", perf_counter() - started)
 
 
 _lock_file: IO[str] | None = None

@@ -277,6 +277,18 @@ class RefreshTokenStore:
         jti = jti if jti and jti[-1:] == token_id[-1:] else ""
         return bool(self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", jti]))
 
+    def live_counts(self, application_ids: Sequence[str]) -> dict[str, int]:
+        """How many ids each application's live indexes hold (ZCARD of its 16 `a:` sets, one pipelined
+        round trip). Expired tokens count until their index is trimmed; tokens an application revoke
+        killed do not (the revoke moved them out)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for application_id in application_ids:
+            for tag in keys.TAGS:
+                pipe.zcard(keys.app_index(tag, application_id))
+        sizes = pipe.execute()
+        per = len(keys.TAGS)
+        return {a: sum(sizes[i * per : (i + 1) * per]) for i, a in enumerate(application_ids)}
+
     def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:
         """For import: the token id each digest already points to, if any (one pipelined read)."""
         pipe = self._redis.pipeline(transaction=False)
