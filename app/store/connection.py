@@ -64,6 +64,7 @@ class ThreadConnectionRedis(redis.Redis):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._observe = metrics.instruments().redis_command
         self._own = threading.local()
         # weak: a thread that ends (Granian retires idle ones) takes its connection with it, closed
         self._opened: weakref.WeakSet[AbstractConnection] = weakref.WeakSet()
@@ -81,7 +82,7 @@ class ThreadConnectionRedis(redis.Redis):
             metrics.redis_error(error)
             raise
         finally:
-            metrics.instruments().redis_command(args[0], perf_counter() - started)
+            self._observe(args[0], perf_counter() - started)
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
         return TimedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
