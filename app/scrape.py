@@ -63,13 +63,14 @@ class Scraper:
     def __init__(self, services: Services):
         self._gauges = StoreGauges(services)
         registry = CollectorRegistry(auto_describe=False)
+        # the gauges first: what their Redis reads record (latency, errors) is then in the same scrape
+        registry.register(self._gauges)
         directory = metrics.directory()
         if directory:
             MultiProcessCollector(registry, path=directory)
             self._registries: list[CollectorRegistry] = [registry]
         else:
-            self._registries = [metrics.instruments().registry, registry]
-        registry.register(self._gauges)
+            self._registries = [registry, metrics.instruments().registry]
 
     def render(self) -> tuple[bytes, str]:
         return b"".join(generate_latest(r) for r in self._registries), CONTENT_TYPE_LATEST
