@@ -43,7 +43,7 @@ def prepare(directory: str | None) -> str:
         base = tempfile.gettempdir()
         prefix = f"refreshd-metrics-{os.getuid()}-"
         _remove_orphans(base, prefix)
-        directory = os.path.join(base, f"{prefix}{os.getppid()}")
+        directory = os.path.join(base, prefix + _process_name(os.getppid()))
     os.makedirs(directory, exist_ok=True)
     # prometheus_client opens each process's file under this variable's directory
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
@@ -56,21 +56,24 @@ def directory() -> str | None:
     return _directory if instruments().multiprocess else None
 
 
+def _process_name(pid: int) -> str:
+    """`<pid>-<start time>`: a process, told apart from a later one that got the same pid (Linux's
+    /proc gives the start time; elsewhere the pid alone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return f"{pid}-{stat.read().rpartition(')')[2].split()[19]}"
+    except (OSError, IndexError):
+        return str(pid)
+
+
 def _remove_orphans(base: str, prefix: str) -> None:
+    """Remove the directories of masters that are gone (their pid dead, or reused by another process)."""
     with contextlib.suppress(OSError):
         for name in os.listdir(base):
-            if name.startswith(prefix) and name[len(prefix) :].isdigit() and not _alive(int(name[len(prefix) :])):
+            owner = name[len(prefix) :]
+            pid = owner.partition("-")[0]
+            if name.startswith(prefix) and pid.isdigit() and _process_name(int(pid)) != owner:
                 shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Instruments:
