@@ -113,6 +113,7 @@ class Instruments:
         )
         self._http: dict[tuple[str, str, str], Any] = {}
         self._redis: dict[str, Any] = {}
+        self._exchanges: dict[str, Any] = {}
 
     def request(self, route: str, method: str, status: str, seconds: float) -> None:
         """One answered request (label children are cached: `labels()` alone costs 1-2 us)."""
@@ -121,6 +122,12 @@ class Instruments:
         if child is None:
             child = self._http[key] = self.duration.labels(*key)
         child.observe(seconds)
+
+    def exchange(self, outcome: str) -> None:
+        child = self._exchanges.get(outcome)
+        if child is None:
+            child = self._exchanges[outcome] = self.exchanges.labels(outcome)
+        child.inc()
 
     def redis_command(self, command: str, seconds: float) -> None:
         child = self._redis.get(command)
@@ -149,7 +156,7 @@ def revocation(scope: str, invalidated: int) -> None:
 
 def exchange(outcome: str) -> None:
     """An exchange's outcome: ok, or why it was refused (invalid, expired, revoked, reuse, ...)."""
-    instruments().exchanges.labels(outcome).inc()
+    instruments().exchange(outcome)
 
 
 def redis_error(error: BaseException) -> None:
