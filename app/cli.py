@@ -143,18 +143,22 @@ def _import(services: Services, args: argparse.Namespace) -> int:
 def _tail_events(services: Services, args: argparse.Namespace) -> int:
     streams = services.event_streams
     positions = dict.fromkeys(range(16), "0-0") if args.from_start else streams.latest_ids()
+    print("refreshd: following the event streams (Ctrl-C stops)", file=sys.stderr, flush=True)
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     # a blocking read must come back before the client's read timeout would call Redis unavailable
     block_ms = max(1, min(500, int(services.settings.redis_read_timeout * 500)))
     printed = 0
-    while not stopping.is_set() and (args.limit is None or printed < args.limit):
-        for _, _, fields in streams.read_after(positions, 100, block_ms):
-            print(events.dumps(events.read(fields)), flush=True)
-            printed += 1
-            if args.limit is not None and printed >= args.limit:
-                break
+    try:
+        while not stopping.is_set() and (args.limit is None or printed < args.limit):
+            for _, _, fields in streams.read_after(positions, 100, block_ms):
+                print(events.dumps(events.read(fields)), flush=True)
+                printed += 1
+                if args.limit is not None and printed >= args.limit:
+                    break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -142,7 +142,8 @@ def test_tail_events_prints_new_events_as_json_lines(client, redis_server):
         text=True,
     )
     try:
-        time.sleep(1.0)  # the tail starts at the newest event: give it time to look
+        assert tail.stderr is not None
+        assert "following the event streams" in tail.stderr.readline()  # it starts after the newest event
         who = user()
         minted = mint(client, who, app_id)
         client.delete(f"/api/jwt/refresh/{minted['refreshTokenId']}", headers=KEY)
