@@ -11,6 +11,7 @@ from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
+from app import logs, metrics
 from app.access import AccessTokens
 from app.apikeys import ApiKeys
 from app.applications import Registry
@@ -19,8 +20,8 @@ from app.errors import StoreBreaker, register_error_handlers
 from app.event_log import EventLog
 from app.invalidation import Invalidation
 from app.oauth import OAuth
-from app.request_ids import RequestIds
 from app.schemas.common import Errors
+from app.scrape import Scraper
 from app.sealing import Sealer
 from app.signing import KeyRing, Signer
 from app.store.attempts import FailedAttempts
@@ -31,6 +32,7 @@ from app.store.lua import ReplicaWait, Scripts
 from app.store.tokens import RefreshTokenStore
 from app.store.watermarks import WatermarkStore
 from app.store.webhooks import WebhookStore
+from app.telemetry import RoutedRequest, Telemetry
 from app.throttle import AUTH, GUESS, Throttle
 from app.tokens import TokenService
 from app.webhooks import Webhooks
@@ -144,7 +146,10 @@ def build_services(settings: Settings) -> Services:
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application: settings (from the environment unless given), store, API, errors."""
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_level)
+    metrics.prepare(settings.metrics_dir)
     app = Flask(__name__)
+    app.request_class = RoutedRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="refreshd",
@@ -159,7 +164,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     services = build_services(settings)
     app.extensions["refreshd"] = services
 
-    app.wsgi_app = RequestIds(app.wsgi_app)  # type: ignore[method-assign]
+    access_log = logs.access_log(settings.log_level, settings.access_log)
+    app.wsgi_app = Telemetry(app.wsgi_app, Scraper(services), access_log, settings)  # type: ignore[method-assign]
     app.before_request(services.before_request)
 
     register_error_handlers(app, services.breaker)

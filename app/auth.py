@@ -13,6 +13,7 @@ from app.apikeys import ApiKey
 from app.caller import Caller
 from app.errors import FieldError, Unauthorized
 from app.request_ids import request_id
+from app.telemetry import API_KEY_ID
 from app.throttle import AUTH
 
 TENANT_HEADER = "X-FusionAuth-TenantId"
@@ -95,6 +96,7 @@ def api_key(*, allow_user: bool = False) -> Caller:
     if key is None or not key.allows(current.path, current.method):
         raise Unauthorized()
     g.api_key = key
+    environ[API_KEY_ID] = key.id  # for the access log: the key's id, never the key
     return _base(environ, "apiKey", key.id, key.tenant_id or _tenant_header(environ))
 
 
@@ -109,4 +111,6 @@ def current_key() -> ApiKey:
 def key_caller(key: ApiKey) -> Caller:
     """A caller for a key already authenticated another way (the admin console's signed session):
     the key's own tenant scope, this request's address, user agent and id."""
-    return _base(_request().environ, "apiKey", key.id, key.tenant_id)
+    environ = _request().environ
+    environ[API_KEY_ID] = key.id  # for the access log
+    return _base(environ, "apiKey", key.id, key.tenant_id)

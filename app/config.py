@@ -46,6 +46,13 @@ class Settings:
     webhook_dead_letter_max: int = 10_000
     revoke_wait_replicas: str = "auto"
     revoke_wait_timeout_ms: int = 500
+    log_level: str = "info"
+    access_log: bool = True
+    metrics_access: str = "loopback"
+    metrics_token: str | None = None
+    metrics_dir: str | None = None
+    metrics_cache_seconds: float = 10.0
+    metrics_max_applications: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,7 +60,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
-            name = "REDIS_URL" if f.name == "redis_url" else "REFRESHD_" + f.name.upper()
+            name = _OTHER_NAMES.get(f.name) or "REFRESHD_" + f.name.upper()
             raw = env.get(name)
             if raw is None or raw == "":
                 continue
@@ -74,6 +81,7 @@ class Settings:
             raise SettingsError("REFRESHD_BOOTSTRAP_API_KEY must be at least 16 characters")
         self._check_events()
         self._check_redis()
+        self._check_operations()
 
     def _check_rate_limits(self) -> None:
         if not 1 <= self.rate_limit_window_seconds <= 86_400:
@@ -112,6 +120,23 @@ class Settings:
             raise SettingsError("REFRESHD_REVOKE_WAIT_REPLICAS must be auto, on or off")
         if self.revoke_wait_timeout_ms < 1:
             raise SettingsError("REFRESHD_REVOKE_WAIT_TIMEOUT_MS must be positive")
+
+    def _check_operations(self) -> None:
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"REFRESHD_LOG_LEVEL must be one of {', '.join(LOG_LEVELS).lower()}")
+        if self.metrics_access not in METRICS_ACCESS:
+            raise SettingsError(f"REFRESHD_METRICS_ACCESS must be one of {', '.join(METRICS_ACCESS)}")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise SettingsError("REFRESHD_METRICS_TOKEN must be at least 16 characters")
+        if self.metrics_access == "token" and not self.metrics_token:
+            raise SettingsError("REFRESHD_METRICS_ACCESS=token needs REFRESHD_METRICS_TOKEN")
+        if self.metrics_cache_seconds < 0 or not 0 <= self.metrics_max_applications <= 10_000:
+            raise SettingsError("REFRESHD_METRICS_CACHE_SECONDS >= 0, REFRESHD_METRICS_MAX_APPLICATIONS 0..10000")
+
+
+_OTHER_NAMES = {"redis_url": "REDIS_URL", "metrics_dir": "PROMETHEUS_MULTIPROC_DIR"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+METRICS_ACCESS = ("loopback", "token", "open", "off")
 
 
 def _parse(name: str, raw: str, default: object) -> object:

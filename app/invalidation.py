@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from app import events
+from app import events, metrics
 from app.access import AccessTokens
 from app.applications import Registry
 from app.caller import Caller
@@ -40,9 +40,11 @@ class Invalidation:
         event = events.build(
             events.INVALIDATE_ALL, caller, info, scope="user", tenant_id=caller.tenant_id, user_id=user_id
         )
-        return self._watermarks.invalidate_user(
+        reset = self._watermarks.invalidate_user(
             user_id, cap=self._ids_cap, event=event, access_ttl_ms=self._longest_access_ttl_ms()
         )
+        metrics.revocation("user_all", reset.count.invalidated)
+        return reset
 
     def token_validity(self, user_id: str) -> str | None:
         """refreshTokensValidFromDateTime: ISO-8601 UTC, or None when never reset."""
@@ -67,13 +69,15 @@ class Invalidation:
             raise NotFound()
         application_ids = [a["id"] for a in self._registry.applications(tenant_id)]
         event = events.build(events.REVOKE, caller, info, scope="tenant", tenant_id=tenant_id)
-        return self._watermarks.revoke_applications(
+        count = self._watermarks.revoke_applications(
             application_ids,
             cap=self._ids_cap,
             event=event,
             access_ttl_ms=self._longest_access_ttl_ms(),
             tenant_id=tenant_id,
         )
+        metrics.revocation("tenant", count.invalidated)
+        return count
 
     # -- Elasticsearch ----------------------------------------------------------------------------
     def invalidate(self, caller: Caller, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -124,6 +128,7 @@ class Invalidation:
         except Unauthorized:
             live = False
         newly = self._watermarks.deny_access_token(str(jti), expiry_ms)
+        metrics.revocation("access_token", 1 if newly and live else 0)
         return 200, _counts(1, 0) if newly and live else _counts(0, 1)
 
     def _invalidate_refresh_token(self, caller: Caller, value: str) -> tuple[int, dict[str, Any]]:

@@ -1,34 +1,15 @@
 """Request ids: the caller's X-Request-Id (its first 64 characters) or a random UUID, put in the WSGI
-environ for the code (auth puts it in the Caller, so events carry it) and answered in X-Request-Id.
-
-A WSGI middleware rather than a before/after_request pair writing `g`: those hooks, the proxies and a
-header object cost about 60 us of instructions a request, this a few."""
+environ by the request middleware (app/telemetry.py) for the code (auth puts it in the Caller, so events
+carry it; the access log line carries it too) and answered in X-Request-Id."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from app.ids import random_uuid
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIEnvironment
 
 ENVIRON_KEY = "refreshd.request_id"
-
-
-class RequestIds:
-    def __init__(self, wsgi_app: WSGIApplication):
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
-        request_id = (environ.get("HTTP_X_REQUEST_ID") or "")[:64] or random_uuid()
-        environ[ENVIRON_KEY] = request_id
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers.append(("X-Request-Id", request_id))
-            return start_response(status, headers, exc_info)
-
-        return self.wsgi_app(environ, start)
 
 
 def request_id(environ: WSGIEnvironment) -> str:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from app import events
+from app import events, metrics
 from app.applications import Application, Registry
 from app.caller import Caller
 from app.errors import BadRequest, FieldError, GeneralError, NotFound, Unauthorized
@@ -57,6 +57,10 @@ class Exchange:
 class Page:
     tokens: list[StoredToken]
     next_cursor: str | None
+
+
+# why an exchange was refused (exchange.lua's reasons) -> the outcome label of refreshd_exchanges
+EXCHANGE_OUTCOMES = {"expired": "expired", "revoked": "revoked", "reuse": "reuse"}
 
 
 def _bucket(uuid_text: str) -> int:
@@ -202,13 +206,16 @@ class TokenService:
             scopes=" ".join(scopes or []),
         )
         if isinstance(result, str):
+            metrics.exchange(EXCHANGE_OUTCOMES.get(result, "invalid"))
             if result == "unknown" and not caller.trusted:
                 self._throttle.failed(GUESS, caller.address)  # a guess, or a token long gone
             raise InvalidRefreshToken(result)
         application = self._registry.application(result.application_id)
         if application is None or not application.active or not application.allows_token_refresh:
+            metrics.exchange("invalid")
             raise InvalidRefreshToken("application")
         if caller.tenant_id and application.tenant_id != caller.tenant_id:
+            metrics.exchange("invalid")
             raise InvalidRefreshToken("application")
         ttl = min(ttl_seconds or application.policy.access_ttl_seconds, application.policy.access_ttl_seconds)
         if result.sealed_current is not None:
@@ -218,6 +225,7 @@ class TokenService:
         meta = {**result.meta, "scopes": scopes} if scopes else result.meta
         access, _ = self._access_token(application, result.user_id, result.token_id, meta, ttl)
         scope = " ".join(meta.get("scopes") or []) or None
+        metrics.exchange("ok")
         return Exchange(access, current, result.token_id, result.expiry, result.user_id, ttl, scope)
 
     # -- revocation ----------------------------------------------------------------------------
@@ -254,9 +262,11 @@ class TokenService:
                 application_id=application_id,
                 user_id=user_id,
             )
-            return self._store.revoke_user(
+            count = self._store.revoke_user(
                 user_id, application_id, tenant=caller.tenant_id or "", cap=self._ids_cap, event=event
             )
+            metrics.revocation("user_application" if application else "user", count.invalidated)
+            return count
         if application_id:
             return self.revoke_application(caller, application_id, info)
         raise GeneralError("[invalid]", "You must specify a token, a userId or an applicationId.")
@@ -272,13 +282,15 @@ class TokenService:
             application_id=application_id,
             application_ttls={application_id: application.policy.access_ttl_seconds},
         )
-        return self._watermarks.revoke_applications(
+        count = self._watermarks.revoke_applications(
             [application_id], cap=self._ids_cap, event=event, access_ttl_ms=application.policy.access_ttl_seconds * 1000
         )
+        metrics.revocation("application", count.invalidated)
+        return count
 
     def revoke_by_id(self, caller: Caller, token_id: str, info: dict[str, Any] | None) -> RevokeCount:
         owner = caller.id if caller.is_user else ""
-        return self._revoke_one(caller, info, token_id=token_id, owner=owner or "")
+        return self._revoke_one(caller, info, token_id=token_id, owner=owner or "", scope="id")
 
     def _revoke_one(
         self,
@@ -289,6 +301,7 @@ class TokenService:
         token_digest: str | None = None,
         tag: str | None = None,
         token_id: str | None = None,
+        scope: str = "token",
     ) -> RevokeCount:
         event = events.build(
             events.REVOKE, caller, info, scope="token", tenant_id=caller.tenant_id, user_id=owner or None
@@ -301,6 +314,7 @@ class TokenService:
             owner=owner,
             tenant=caller.tenant_id or "",
         )
+        metrics.revocation(scope, 1 if isinstance(revoked, Revoked) else 0)
         if not isinstance(revoked, Revoked):
             raise NotFound()
         return RevokeCount(1, 0, [revoked.token_id])
@@ -313,14 +327,17 @@ class TokenService:
         tag = keys.tag_of_token(value, token_digest)
         if not everywhere:
             with contextlib.suppress(NotFound):
-                self._revoke_one(caller, info, token_digest=token_digest, tag=tag, owner="")
+                self._revoke_one(caller, info, token_digest=token_digest, tag=tag, owner="", scope="logout")
             return
         found = self._store.revoke_token(
             event=events.build(events.REVOKE, caller, info, scope="token"), token_digest=token_digest, tag=tag
         )
+        invalidated = 0
         if isinstance(found, Revoked):
             event = events.build(events.REVOKE, caller, info, scope="user", user_id=found.user_id)
-            self._store.revoke_user(found.user_id, None, tenant="", cap=self._ids_cap, event=event)
+            count = self._store.revoke_user(found.user_id, None, tenant="", cap=self._ids_cap, event=event)
+            invalidated = 1 + count.invalidated
+        metrics.revocation("logout_global", invalidated)
 
     def revoke_for_client(self, caller: Caller, client_id: str, value: str, token_id: str | None = None) -> str:
         """RFC 7009: revoke a refresh token (by value, or its session by id): "revoked", "foreign"
@@ -332,6 +349,7 @@ class TokenService:
             token_digest = keys.digest(value)
             tag = keys.tag_of_token(value, token_digest)
             result = self._store.revoke_token(event=event, token_digest=token_digest, tag=tag, application_id=client_id)
+        metrics.revocation("oauth", 1 if isinstance(result, Revoked) else 0)
         if isinstance(result, Revoked):
             return "revoked"
         return result or "missing"
@@ -365,7 +383,7 @@ class TokenService:
     def live_sessions(self, caller: Caller, application_id: str) -> int:
         """How many live sessions an application has (400 when the caller cannot see it)."""
         self._application(caller, application_id)
-        return self._store.count_live(application_id, int(time.time() * 1000))
+        return self._store.live_counts([application_id], int(time.time() * 1000))[application_id]
 
     def get(self, caller: Caller, token_id: str) -> StoredToken:
         found = self._store.get(token_id)
@@ -374,6 +392,10 @@ class TokenService:
         if caller.is_user and found.user_id != caller.id:
             raise NotFound()
         return found
+
+    def live_counts(self, application_ids: list[str]) -> dict[str, int]:
+        """Live sessions per application, counted in its indexes (cheap: no token is read)."""
+        return self._store.live_counts(application_ids, int(time.time() * 1000))
 
     # -- import --------------------------------------------------------------------------------
     def import_tokens(self, caller: Caller, items: list[dict[str, Any]]) -> int:

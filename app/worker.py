@@ -18,7 +18,7 @@ import time
 
 import redis
 
-from app import build_services
+from app import build_services, logs
 from app.config import Settings
 from app.delivery import delivery_for
 from app.store.lua import Scripts
@@ -62,8 +62,8 @@ def cleaner_for(client: redis.Redis, settings: Settings) -> Cleaner:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings.from_env()
+    logs.configure(settings.log_level)  # JSON lines, as the web processes write them
     if not settings.redis_url:
         raise SystemExit("the worker needs REDIS_URL (with the embedded store the web process cleans up itself)")
     services = build_services(settings)

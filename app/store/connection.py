@@ -8,10 +8,12 @@ import os
 import tempfile
 import threading
 import weakref
+from time import perf_counter
 from typing import IO, Any
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.client import Pipeline
 from redis.cluster import (
     ClusterDownError,
     ClusterNode,
@@ -25,6 +27,7 @@ from redis.exceptions import AskError, RedisClusterException, TryAgainError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from app import metrics
 from app.config import Settings
 from app.store import urls
 
@@ -174,6 +177,7 @@ class ThreadConnectionRedis(redis.Redis):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._observe = metrics.instruments().redis_command
         self._own = threading.local()
         # weak: a thread that ends (Granian retires idle ones) takes its connection with it, closed
         self._opened: weakref.WeakSet[AbstractConnection] = weakref.WeakSet()
@@ -181,10 +185,20 @@ class ThreadConnectionRedis(redis.Redis):
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         connection = self._thread_connection()
-        return connection.retry.call_with_retry(
-            lambda: self._send(connection, args, options),
-            lambda error: connection.disconnect(),
-        )
+        started = perf_counter()
+        try:
+            return connection.retry.call_with_retry(
+                lambda: self._send(connection, args, options),
+                lambda error: connection.disconnect(),
+            )
+        except redis.RedisError as error:
+            metrics.redis_error(error)
+            raise
+        finally:
+            self._observe(args[0], perf_counter() - started)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
+        return TimedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
     def _send(self, connection: AbstractConnection, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         try:
@@ -217,6 +231,20 @@ class ThreadConnectionRedis(redis.Redis):
         for connection in opened:
             connection.disconnect()
         super().close()
+
+
+class TimedPipeline(Pipeline):
+    """A pipeline whose round trip is timed and whose failure is counted (app/metrics.py)."""
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        started = perf_counter()
+        try:
+            return super().execute(raise_on_error)
+        except redis.RedisError as error:
+            metrics.redis_error(error)
+            raise
+        finally:
+            metrics.instruments().redis_command("pipeline", perf_counter() - started)
 
 
 _lock_file: IO[str] | None = None

@@ -60,6 +60,24 @@ class EventStore:
             pipe.xrevrange(stream(bucket), max=bounds[bucket], min=lower, count=count)
         return {bucket: [(i, f) for i, f in result] for bucket, result in zip(order, pipe.execute(), strict=True)}
 
+    def latest_ids(self) -> dict[int, str]:
+        """The id of each stream's newest entry ("0-0" for an empty one): where a tail starts."""
+        newest = self.read_newest(dict.fromkeys(BUCKETS, "+"), "-", 1)
+        return {bucket: entries[0][0] if entries else "0-0" for bucket, entries in newest.items()}
+
+    def read_after(self, positions: dict[int, str], count: int, block_ms: int) -> list[Entry]:
+        """Entries after each stream's position (XREAD of all 16 streams, waiting up to `block_ms` for
+        one), oldest first; `positions` advance past what was read. No consumer group: reads nothing
+        for anyone else and acknowledges nothing."""
+        answer: Any = self._redis.xread({stream(b): positions[b] for b in BUCKETS}, count=count, block=block_ms)
+        out: list[Entry] = []
+        for name, entries in answer or []:
+            bucket = int(str(name)[-2], 16)  # ev:{bX}
+            out += [(bucket, i, f) for i, f in entries if f]
+            if entries:
+                positions[bucket] = entries[-1][0]
+        return sorted(out, key=lambda e: (instant_of(e[1]), int(e[1].partition("-")[2]), e[0]))
+
     # -- consumer groups -----------------------------------------------------------------------
     def ensure_group(self, group: str, start: str = "$") -> None:
         """Create the group on every stream (and the stream if missing) at `start` (`$`: from now on,

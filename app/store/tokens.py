@@ -288,14 +288,17 @@ class RefreshTokenStore:
         jti = jti if jti and jti[-1:] == token_id[-1:] else ""
         return bool(self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", jti]))
 
-    def count_live(self, application_id: str, now_ms: int) -> int:
-        """How many of an application's tokens are live: one ZCOUNT of its expiry-scored index per
-        bucket, pipelined (one round trip, O(log n) each). Revoked tokens and those an application
+    def live_counts(self, application_ids: Sequence[str], now_ms: int) -> dict[str, int]:
+        """How many of each application's tokens are live: a ZCOUNT of its expiry-scored index per
+        bucket, all pipelined (one round trip, O(log n) each). Revoked tokens and those an application
         watermark killed have left these indexes; a user's reset removes that user's too."""
         pipe = self._redis.pipeline(transaction=False)
-        for tag in keys.TAGS:
-            pipe.zcount(keys.app_index(tag, application_id), now_ms + 1, "+inf")
-        return sum(int(n) for n in pipe.execute())
+        for application_id in application_ids:
+            for tag in keys.TAGS:
+                pipe.zcount(keys.app_index(tag, application_id), now_ms + 1, "+inf")
+        sizes = [int(n) for n in pipe.execute()]
+        per = len(keys.TAGS)
+        return {a: sum(sizes[i * per : (i + 1) * per]) for i, a in enumerate(application_ids)}
 
     def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:
         """For import: the token id each digest already points to, if any (one pipelined read)."""

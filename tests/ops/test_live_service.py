@@ -1,0 +1,148 @@
+"""The service as it runs in production (the Procfile's `web:` line: granian, two worker processes)
+against its own redis-server: /metrics sums every worker's counts, and a whole mint/exchange/revoke
+cycle leaves JSON log lines that never hold a refresh token, access token, API key or client secret."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.compat.conftest import LiveServer
+from tests.conftest import API_KEY, RedisServer
+
+pytestmark = pytest.mark.slow
+KEY = {"Authorization": API_KEY}
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveServer]:
+    redis_server = RedisServer()
+    try:
+        server = LiveServer(redis_server.url)
+        yield server
+        server.stop()
+    finally:
+        redis_server.stop()
+
+
+def log_lines(server: LiveServer) -> list[dict[str, Any]]:
+    """Every line the service wrote so far; each must be one JSON object."""
+    text = Path(server.log_path).read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def call(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """One request on a connection of its own, so successive calls spread over the workers."""
+    with requests.Session() as session:
+        return session.request(method, url, timeout=10, **kwargs)
+
+
+def revocations(server: LiveServer) -> tuple[float, int]:
+    """refreshd_revocations_total{scope="user"} as one scrape reports it, and the pid that answered."""
+    response = call("GET", server.base_url + "/metrics", headers={"X-Request-Id": "scrape-" + uuid.uuid4().hex})
+    assert response.status_code == 200
+    total = 0.0
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "refreshd_revocations_total" and sample.labels == {"scope": "user"}:
+                total = sample.value
+    request_id = response.headers["X-Request-Id"]
+    (line,) = [line for line in log_lines(server) if line.get("requestId") == request_id]
+    return total, line["pid"]
+
+
+def new_application(server: LiveServer, **jwt: Any) -> dict[str, Any]:
+    body = {"application": {"name": "live", "jwtConfiguration": {"enabled": True, **jwt}}}
+    response = call("POST", server.base_url + "/api/application", json=body, headers=KEY)
+    assert response.status_code == 200, response.text
+    return dict(response.json()["application"])
+
+
+def mint(server: LiveServer, application_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    body = {"userId": str(uuid.uuid4()), "applicationId": application_id}
+    response = call("POST", server.base_url + "/api/user/refresh-token", json=body, headers=headers or KEY)
+    assert response.status_code == 200, response.text
+    return {**response.json(), "userId": body["userId"]}
+
+
+def test_every_worker_reports_the_revocations_any_worker_served(live):
+    application_id = new_application(live)["id"]
+    before, _ = revocations(live)
+
+    def revoke_one(_: int) -> str:
+        who = mint(live, application_id)["userId"]
+        request_id = "revoke-" + uuid.uuid4().hex
+        response = call(
+            "DELETE", f"{live.base_url}/api/jwt/refresh?userId={who}", headers={**KEY, "X-Request-Id": request_id}
+        )
+        assert response.json()["invalidatedTokens"] == 1
+        return request_id
+
+    served_by: set[int] = set()
+    revoked = 0
+    with ThreadPoolExecutor(16) as pool:  # concurrent connections: a lone one may always reach the same worker
+        while len(served_by) < 2:
+            assert revoked < 320, "the two workers never both served a revoke"
+            request_ids = set(pool.map(revoke_one, range(32)))
+            revoked += len(request_ids)
+            served_by |= {line["pid"] for line in log_lines(live) if line.get("requestId") in request_ids}
+    scrapes = [revocations(live) for _ in range(12)]
+    assert {total - before for total, _ in scrapes} == {revoked}
+    assert len(served_by) == 2  # so whichever worker answered a scrape counted the other's revokes too
+
+
+def test_a_whole_session_cycle_logs_json_lines_without_any_secret(live):
+    base = live.base_url
+    created_key = call("POST", base + "/api/api-key", json={"apiKey": {}}, headers=KEY).json()["apiKey"]["key"]
+    other_key = {"Authorization": created_key}
+    application = new_application(live)
+    client_secret = application["oauthConfiguration"]["clientSecret"]
+    minted = mint(live, application["id"], headers=other_key)
+    exchanged = call("POST", base + "/api/jwt/refresh", json={"refreshToken": minted["refreshToken"]}).json()
+    assert call("GET", base + "/api/jwt/validate", headers={"Authorization": "Bearer " + exchanged["token"]}).ok
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": minted["refreshToken"],
+        "client_id": application["id"],
+        "client_secret": client_secret,
+    }
+    granted = call("POST", base + "/oauth2/token", data=form).json()
+    request_id = "cycle-" + uuid.uuid4().hex
+    revoke = call(
+        "DELETE",
+        base + "/api/jwt/refresh?token=" + minted["refreshToken"],  # a token in the query string
+        headers={**other_key, "X-Request-Id": request_id},
+    )
+    assert revoke.json()["invalidatedTokens"] == 1
+    assert call("POST", base + "/api/jwt/refresh", json={"refreshToken": minted["refreshToken"]}).status_code == 400
+
+    secrets = {
+        "bootstrap API key": API_KEY,
+        "created API key": created_key,
+        "client secret": client_secret,
+        "refresh token": minted["refreshToken"],
+        "minted access token": minted["token"],
+        "exchanged access token": exchanged["token"],
+        "OAuth access token": granted["access_token"],
+    }
+    text = Path(live.log_path).read_text()
+    for name, secret in secrets.items():
+        assert secret not in text, f"the {name} is in the service's log"
+        assert secret[:16] not in text, f"a prefix of the {name} is in the service's log"
+    lines = log_lines(live)
+    (line,) = [line for line in lines if line.get("requestId") == request_id]
+    assert line["route"] == "/api/jwt/refresh" and line["method"] == "DELETE" and line["status"] == 200
+    assert line["level"] == "info" and line["durationMs"] >= 0 and line["time"].endswith("Z")
+    assert line["apiKeyId"] and line["apiKeyId"] != created_key
+    routes = {(entry.get("method"), entry.get("route")) for entry in lines}
+    assert {("POST", "/api/user/refresh-token"), ("POST", "/oauth2/token"), ("GET", "/api/jwt/validate")} <= routes
+    events = call("GET", base + "/api/event?type=jwt.refresh-token.revoke", headers=KEY).json()["events"]
+    assert request_id in {event["requestId"] for event in events}
