@@ -28,7 +28,7 @@ def dumps(value: Any, *, sort_keys: bool = False, caller_json: bool = False) -> 
         except orjson.JSONEncodeError:
             pass
         else:
-            if text.isascii():
+            if text.isascii() and b"\x7f" not in text:  # the standard library escapes DEL too
                 return text
     return (_COMPACT_SORTED if sort_keys else _COMPACT).encode(value).encode()
 
