@@ -157,6 +157,12 @@ class Service:
 
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[LiveServer]:
+    outside = os.environ.get("REFRESHD_COMPAT_REDIS_URL")  # e.g. redis+cluster://...: a Redis started elsewhere
+    if outside:
+        server = LiveServer(outside)
+        yield server
+        server.stop()
+        return
     redis_server = RedisServer()
     try:
         server = LiveServer(redis_server.url)
