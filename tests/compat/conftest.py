@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,21 +156,29 @@ class Service:
             assert response.error_response["fieldErrors"]["refreshToken"][0]["code"] == "[invalid]refreshToken"
 
 
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    outside = os.environ.get("REFRESHD_COMPAT_REDIS_URL")  # e.g. redis+cluster://...: a Redis started elsewhere
-    if outside:
-        server = LiveServer(outside)
-        yield server
-        server.stop()
+@contextmanager
+def serving(redis_url: str | None = None) -> Iterator[LiveServer]:
+    """The live service, on `redis_url` or on a redis-server of its own, stopped afterwards."""
+    if redis_url:
+        server = LiveServer(redis_url)
+        try:
+            yield server
+        finally:
+            server.stop()
         return
     redis_server = RedisServer()
     try:
-        server = LiveServer(redis_server.url)
-        yield server
-        server.stop()
+        with serving(redis_server.url) as server:
+            yield server
     finally:
         redis_server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    # REFRESHD_COMPAT_REDIS_URL: a Redis started elsewhere (redis+cluster://... runs these on a Cluster)
+    with serving(os.environ.get("REFRESHD_COMPAT_REDIS_URL")) as server:
+        yield server
 
 
 @pytest.fixture

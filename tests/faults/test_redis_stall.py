@@ -3,10 +3,12 @@ is a success or a 503 JSON with Retry-After within 2 s, and the service serves a
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import requests
 
@@ -15,7 +17,7 @@ from tests.faults.conftest import Answer, Stack, run_load
 BOUND = 2.0  # API.md: a 503 within 2 seconds
 
 
-def mixed_load(stack: Stack, answers: list[Answer]) -> callable:  # type: ignore[valid-type]
+def mixed_load(stack: Stack, answers: list[Answer]) -> Callable[[requests.Session], None]:
     app_id = stack.new_application()
     users = [str(uuid.uuid4()) for _ in range(4)]
     with requests.Session() as session:
@@ -61,45 +63,34 @@ def check_outage(answers: list[Answer], start: float, end: float) -> dict[str, o
             "served_503": sum(a.status == 503 for a in during)}  # fmt: skip
 
 
-def test_a_stalled_redis_gives_fast_503s_and_the_service_serves_again_after_it(stack: Stack) -> None:
+def outage_under_load(stack: Stack, down: Callable[[], None], up: Callable[[], None], seconds: float) -> str:
+    """Clients call every kind of endpoint while Redis is down for `seconds`: every answer in the
+    outage is a 200 or a 503 JSON within the bound, and after it every answer is a 200 again."""
     answers: list[Answer] = []
     stop = threading.Event()
     threads = run_load(8, mixed_load(stack, answers), stop)
     time.sleep(1)
-    stalled = time.monotonic()
-    stack.pause_redis()
-    time.sleep(3)
-    stack.resume_redis()
-    resumed = time.monotonic()
+    broken = time.monotonic()
+    down()
+    time.sleep(seconds)
+    up()
+    mended = time.monotonic()
     recovery = stack.wait_until_serving()
     time.sleep(1)
     stop.set()
     for thread in threads:
         thread.join(15)
 
-    figures = check_outage(answers, stalled, resumed)
-    after = [a for a in answers if a.started > resumed + recovery + 0.1]
+    figures = check_outage(answers, broken, mended)
+    after = [a for a in answers if a.started > mended + recovery + 0.1]
     assert after and all(a.status == 200 for a in after), sorted({a.status for a in after})
-    print(f"\nSIGSTOP 3 s: {figures}, serving again {recovery:.2f} s after SIGCONT")
+    return f"{figures}, serving again {recovery:.2f} s after Redis was back"
+
+
+def test_a_stalled_redis_gives_fast_503s_and_the_service_serves_again_after_it(stack: Stack) -> None:
+    print("\nSIGSTOP 3 s:", outage_under_load(stack, stack.pause_redis, stack.resume_redis, 3))
 
 
 def test_a_stopped_redis_gives_fast_503s_and_the_service_serves_again_once_it_starts(stack: Stack) -> None:
-    answers: list[Answer] = []
-    stop = threading.Event()
-    threads = run_load(8, mixed_load(stack, answers), stop)
-    time.sleep(1)
-    stopped = time.monotonic()
-    stack.redis.stop(keep_data=True)
-    time.sleep(2)
-    stack.start_redis_again()
-    started = time.monotonic()
-    recovery = stack.wait_until_serving()
-    time.sleep(1)
-    stop.set()
-    for thread in threads:
-        thread.join(15)
-
-    figures = check_outage(answers, stopped, started)
-    after = [a for a in answers if a.started > started + recovery + 0.1]
-    assert after and all(a.status == 200 for a in after), sorted({a.status for a in after})
-    print(f"\nstop/start: {figures}, serving again {recovery:.2f} s after Redis answered")
+    stop = functools.partial(stack.redis.stop, keep_data=True)
+    print("\nstop/start:", outage_under_load(stack, stop, stack.start_redis_again, 2))

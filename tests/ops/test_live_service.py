@@ -15,8 +15,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.compat.conftest import LiveServer
-from tests.conftest import API_KEY, RedisServer
+from tests.compat.conftest import LiveServer, serving
+from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.slow
 KEY = {"Authorization": API_KEY}
@@ -24,13 +24,8 @@ KEY = {"Authorization": API_KEY}
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveServer]:
-    redis_server = RedisServer()
-    try:
-        server = LiveServer(redis_server.url)
+    with serving() as server:  # its own: the tests read its whole log
         yield server
-        server.stop()
-    finally:
-        redis_server.stop()
 
 
 def log_lines(server: LiveServer) -> list[dict[str, Any]]:
