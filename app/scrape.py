@@ -111,7 +111,7 @@ class StoreGauges:
         counts = self._services.tokens.live_counts(shown) if shown else {}
         live = GaugeMetricFamily(
             "refreshd_live_sessions",
-            "Refresh tokens in an application's live indexes (expired ones count until trimmed)",
+            "Live (unexpired, unrevoked) refresh tokens of an application",
             labels=["application_id"],
         )
         for application_id in shown:
