@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from tests.compat.conftest import LiveServer
 from tests.conftest import API_KEY, RedisServer
@@ -60,8 +62,8 @@ class Stack:
         started = time.monotonic()
         try:
             response = session.request(method, self.base_url + path, headers=headers, timeout=10, **kwargs)
-        except requests.RequestException:
-            return Answer(started, time.monotonic() - started, 0), None
+        except requests.RequestException as error:
+            return Answer(started, time.monotonic() - started, 0, json_error=repr(error)[:300]), None
         answer = Answer(started, time.monotonic() - started, response.status_code)
         body = None
         if response.content:
@@ -107,6 +109,9 @@ def stack() -> Iterator[Stack]:
     state = Stack(redis_server, server)
     try:
         yield state
+    except BaseException:
+        print(state.server.output())  # what the service said, for the failure's report
+        raise
     finally:
         state.server.stop()
         state.resume_redis() if state.redis.process.poll() is None else None
@@ -118,6 +123,10 @@ def run_load(workers: int, work: Callable[[requests.Session], None], stop: threa
 
     def loop() -> None:
         with requests.Session() as session:
+            # a connection the client could not open never reached the service: try again, as clients
+            # do; anything after the request was sent (a reset, no answer) stays a failure (status 0)
+            retry = Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0, respect_retry_after_header=False)
+            session.mount("http://", HTTPAdapter(max_retries=retry))
             while not stop.is_set():
                 work(session)
 

@@ -15,6 +15,7 @@ import requests
 from tests.faults.conftest import Answer, Stack, run_load
 
 BOUND = 2.0  # API.md: a 503 within 2 seconds
+RECOVERY_BOUND = 3.0  # REFRESHD_STORE_DOWN_SECONDS (1 s) after each process's last failure, and slack
 
 
 def mixed_load(stack: Stack, answers: list[Answer]) -> Callable[[requests.Session], None]:
@@ -53,7 +54,7 @@ def check_outage(answers: list[Answer], start: float, end: float) -> dict[str, o
     during = [a for a in answers if start <= a.started < end]
     assert during, "no request was made during the outage"
     statuses = sorted({a.status for a in during})
-    assert set(statuses) <= {200, 503}, statuses
+    assert set(statuses) <= {200, 503}, [a for a in during if a.status not in (200, 503)]
     for answer in during:
         if answer.status == 503:
             assert answer.json_error == "[unavailable]store" and answer.retry_after
@@ -75,16 +76,18 @@ def outage_under_load(stack: Stack, down: Callable[[], None], up: Callable[[], N
     time.sleep(seconds)
     up()
     mended = time.monotonic()
-    recovery = stack.wait_until_serving()
-    time.sleep(1)
+    stack.wait_until_serving()
+    time.sleep(2)
     stop.set()
     for thread in threads:
         thread.join(15)
 
     figures = check_outage(answers, broken, mended)
-    after = [a for a in answers if a.started > mended + recovery + 0.1]
-    assert after and all(a.status == 200 for a in after), sorted({a.status for a in after})
-    return f"{figures}, serving again {recovery:.2f} s after Redis was back"
+    # recovered: every process of the service answers again (each reopens after its own last failure)
+    failed_after = [a.started + a.seconds for a in answers if a.started >= mended and a.status != 200]
+    recovery = max(failed_after, default=mended) - mended
+    assert recovery < RECOVERY_BOUND, f"answers other than 200 until {recovery:.2f} s after Redis was back"
+    return f"{figures}, every answer a 200 again {recovery:.2f} s after Redis was back"
 
 
 def test_a_stalled_redis_gives_fast_503s_and_the_service_serves_again_after_it(stack: Stack) -> None:
