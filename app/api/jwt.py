@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+from email.utils import formatdate
 from typing import Any
 
 from flask import Response, request
@@ -174,17 +177,26 @@ class Issue(MethodView):
         return services().access.issue(auth.anonymous(), _bearer(), application_id, refresh)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]+\Z")  # cookie values werkzeug writes as they are (no quoting)
+
+
 def _set_token_cookies(response: Response, access: str, refresh: str, refresh_expiry_ms: int) -> None:
+    """FusionAuth's access_token and refresh_token cookies. The Set-Cookie lines are written here, byte
+    for byte as werkzeug's set_cookie writes them, for the token alphabets (its dump_cookie costs
+    several microseconds a cookie, on every exchange); any other value (an imported refresh token may
+    hold anything) goes through set_cookie."""
     secure = services().settings.cookie_secure
-    response.set_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)
-    max_age = max(0, (refresh_expiry_ms - _now_ms()) // 1000)
-    response.set_cookie("refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age)
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
+    now = time.time()
+    max_age = max(0, (refresh_expiry_ms - int(now * 1000)) // 1000)
+    if not (_PLAIN.match(access) and _PLAIN.match(refresh)):
+        response.set_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)
+        response.set_cookie("refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age)
+        return
+    flags = "; Secure; HttpOnly; Path=/; SameSite=Lax" if secure else "; HttpOnly; Path=/; SameSite=Lax"
+    headers = response.headers
+    headers.add("Set-Cookie", f"access_token={access}{flags}")
+    expires = formatdate(int(now) + max_age, usegmt=True)
+    headers.add("Set-Cookie", f"refresh_token={refresh}; Expires={expires}; Max-Age={max_age}{flags}")
 
 
 def _text(value: object) -> str | None:

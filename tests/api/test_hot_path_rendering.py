@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
 from flask import jsonify
 
+from app import create_app
 from app.api.common import json_response
 from app.schemas import tokens as s
 from tests.api.helpers import KEY, mint, new_application, user
+from tests.conftest import make_settings
 
 
 def as_jsonify_wrote(schema: Any, body: Any) -> bytes:
@@ -71,3 +76,34 @@ def test_token_answers_keep_their_headers_and_bodies(client: Any) -> None:
     revoked = client.delete(f"/api/jwt/refresh/{minted.json['refreshTokenId']}", headers=KEY)
     assert revoked.get_data() == as_jsonify_wrote(s.RevokeResult(), revoked.json)
     assert revoked.json["refreshTokenIds"] == [minted.json["refreshTokenId"]]
+
+
+def _without_expires(lines: list[str]) -> list[str]:
+    return [re.sub(r"; Expires=[^;]+", "", line) for line in lines]
+
+
+@pytest.mark.parametrize("secure", [False, True])
+@pytest.mark.parametrize("value", ["imported-plain-token_1.2~3", "imported, with a space; and semicolons"])
+def test_token_cookies_are_written_as_werkzeug_writes_them(redis_server, redis_client, secure, value):
+    from werkzeug.wrappers import Response
+
+    client = create_app(make_settings(redis_server.url, cookie_secure=secure)).test_client(use_cookies=False)
+    app_id = new_application(client, timeToLiveInSeconds=600, refreshTokenTimeToLiveInMinutes=60)
+    plain = value.startswith("imported-plain")
+    imported = {"userId": user(), "applicationId": app_id, "token": value, "startInstant": int(time.time() * 1000)}
+    assert (
+        client.post("/api/user/refresh-token/import", json={"refreshTokens": [imported]}, headers=KEY).status_code
+        == 200
+    )
+    response = client.post("/api/jwt/refresh", json={"refreshToken": value})
+    assert response.status_code == 200
+    got = response.headers.getlist("Set-Cookie")
+
+    expected = Response()
+    max_age = int(re.search(r"Max-Age=(\d+)", got[1]).group(1))
+    expected.set_cookie("access_token", response.json["token"], httponly=True, samesite="Lax", secure=secure)
+    expected.set_cookie("refresh_token", value, httponly=True, samesite="Lax", secure=secure, max_age=max_age)
+    assert _without_expires(got) == _without_expires(expected.headers.getlist("Set-Cookie"))
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", got[1]).group(1)).timestamp()
+    assert abs(expires - (time.time() + max_age)) < 2
+    assert ('"' in got[1]) != plain  # a value with separators is quoted (werkzeug's path)
