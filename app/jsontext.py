@@ -35,6 +35,7 @@ def dumps(value: Any, *, sort_keys: bool = False, caller_json: bool = False) -> 
 
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 _LONG_NUMBER_TEXT = re.compile(r"[0-9]{19}")
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # an escaped surrogate (paired or not)
 
 
 def loads(text: bytes | str) -> Any:
@@ -49,6 +50,10 @@ def loads(text: bytes | str) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(text if isinstance(text, str) else text.decode())
+        value = json.loads(text if isinstance(text, str) else text.decode())
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    if _LONE_SURROGATE.search(text if isinstance(text, str) else text.decode()):
+        # "\ud800" alone reads as a str that cannot be written as UTF-8 (nor stored, nor digested)
+        json.dumps(value, ensure_ascii=False).encode()  # raises UnicodeEncodeError (a ValueError) if so
+    return value

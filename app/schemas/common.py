@@ -10,6 +10,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 SHORT = validate.Length(max=255)
 LONG = validate.Length(max=2048)
 MAX_DATA_BYTES = 8192
+INSTANT = validate.Range(0, 253_402_300_799_999)  # epoch ms, up to the end of the year 9999
 
 
 class Wire(Schema):

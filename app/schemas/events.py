@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.events import TYPES
-from app.schemas.common import SHORT, EventInfo, Query, Wire
+from app.schemas.common import INSTANT, SHORT, EventInfo, Query, Wire
 
 
 class Actor(Wire):
@@ -41,8 +41,8 @@ class EventArgs(Query):
     applicationId = fields.UUID()
     tenantId = fields.UUID()
     type = fields.List(fields.String(validate=validate.OneOf(TYPES)), metadata={"description": "repeatable"})
-    since = fields.Integer(validate=validate.Range(0), metadata={"description": "ms, inclusive"})
-    until = fields.Integer(validate=validate.Range(0), metadata={"description": "ms, exclusive"})
+    since = fields.Integer(validate=INSTANT, metadata={"description": "ms, inclusive"})
+    until = fields.Integer(validate=INSTANT, metadata={"description": "ms, exclusive"})
     limit = fields.Integer(validate=validate.Range(1, 1000), metadata={"description": "default 100"})
     cursor = fields.String(validate=validate.Length(max=64), metadata={"description": "`nextCursor` of a page"})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.schemas.common import SHORT, EventInfo, Query, Wire, bounded_data
+from app.schemas.common import INSTANT, SHORT, EventInfo, Query, Wire, bounded_data
 
 TOKEN = validate.Length(min=1, max=1024)
 
@@ -112,8 +112,8 @@ class ImportedToken(Wire):
     token = fields.String(required=True, validate=TOKEN)
     userId = fields.UUID(required=True)
     applicationId = fields.UUID(required=True)
-    startInstant = fields.Integer(required=True, validate=validate.Range(min=0))
-    insertInstant = fields.Integer(validate=validate.Range(min=0), allow_none=True)
+    startInstant = fields.Integer(required=True, validate=INSTANT)
+    insertInstant = fields.Integer(validate=INSTANT, allow_none=True)
     metaData = fields.Nested(MetaData, allow_none=True)
 
 

@@ -84,6 +84,20 @@ HOSTILE: dict[str, bytes] = {
         "POST", b"/api/jwt/refresh", json.dumps({"refreshToken": "a" * 1_000_000}).encode()
     ),  # noqa: E501
     "an event query with a hostile cursor": request("GET", b"/api/event?cursor=" + quoted(LUA)),
+    "an event query until the year 3 billion": request("GET", b"/api/event?until=" + b"9" * 20),
+    "a lone surrogate in a token": request("DELETE", b"/api/jwt/refresh", b'{"token":"\\udbac"}'),
+    "a lone surrogate in an import": request(
+        "POST",
+        b"/api/user/refresh-token/import",
+        b'{"refreshTokens":[{"token":"\\ud800x","userId":"' + str(uuid.uuid4()).encode() + b'",'
+        b'"applicationId":"' + str(uuid.uuid4()).encode() + b'","startInstant":1}]}',
+    ),  # fmt: skip
+    "an import starting in the year 3 billion": request(
+        "POST",
+        b"/api/user/refresh-token/import",
+        b'{"refreshTokens":[{"token":"abcdefghijklmnop","userId":"' + str(uuid.uuid4()).encode() + b'",'
+        b'"applicationId":"' + str(uuid.uuid4()).encode() + b'","startInstant":' + b"9" * 20 + b"}]}",
+    ),  # fmt: skip
 }
 
 
