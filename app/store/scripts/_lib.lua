@@ -103,6 +103,66 @@ local function bury(dead, now)
   end
 end
 
+-- What revoke_record does, for many tokens of one index at once: one read and one write per record,
+-- and each index changed by one command per 1,000 members (one by one, a user's revoke of 1,000
+-- tokens was ~10 commands a token and ~10 ms of Redis; this way ~7 ms). Records of another tenant
+-- (when `tenant` is not '') are left alone; ids whose record is gone leave `index`.
+-- Returns: revoked now, already dead (tombstones, or killed by a watermark: buried now), the ids
+-- revoked now (at most `cap`), and the latest expiry among them.
+local function revoke_many(index, members, now, tenant, cap)
+  local removals, tombstones, gone, froms, dead = {}, {}, {}, {}, {}
+  local function add(map, key, ...)
+    local list = map[key]
+    if not list then list = {}; map[key] = list end
+    for _, v in ipairs({ ... }) do list[#list + 1] = v end
+  end
+  local n, previously, ids, latest = 0, 0, {}, 0
+  for _, id in ipairs(members) do
+    local rk = k_record(id)
+    local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
+    if not f[1] then
+      add(removals, index, id)
+    elseif tenant == '' or f[5] == tenant then
+      if f[4] then
+        previously = previously + 1  -- already a tombstone
+      else
+        local u, a, x = f[1], f[2], tonumber(f[3])
+        local scope = u .. ':' .. a
+        if not froms[scope] then froms[scope] = valid_from(u, a) end
+        add(removals, k_user(u), id)
+        add(removals, k_user_app(u, a), id)
+        add(removals, k_app(a), id)
+        add(removals, k_app_killed(a), id)  -- an id is in one of these two: removing from both is the same
+        if x <= now then
+          gone[#gone + 1] = rk
+        else
+          redis.call('HSET', rk, 'rv', now)
+          for _, key in ipairs({ k_user_dead(u), k_app_dead(a) }) do
+            add(tombstones, key, x, id)
+            if (dead[key] or 0) < x then dead[key] = x end
+          end
+          if tonumber(f[6]) <= froms[scope] then
+            previously = previously + 1  -- a watermark had killed it; it is a tombstone now
+          else
+            n = n + 1
+            if n <= cap then ids[#ids + 1] = id end
+            if x > latest then latest = x end
+          end
+        end
+      end
+    end
+  end
+  local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
+  local function each_chunk(list, step, fn)
+    for i = 1, #list, CHUNK * step do fn(unpack(list, i, math.min(i + CHUNK * step - 1, #list))) end
+  end
+  for key, list in pairs(removals) do each_chunk(list, 1, function(...) redis.call('ZREM', key, ...) end) end
+  for key, list in pairs(tombstones) do each_chunk(list, 2, function(...) redis.call('ZADD', key, ...) end) end
+  each_chunk(gone, 1, function(...) redis.call('DEL', ...) end)
+  bury(dead, now)
+  return n, previously, ids, latest
+end
+
 -- Live sessions in an index (oldest first), forgetting ids whose record has expired or gone.
 local function live_ids(index, now)
   local out = {}

@@ -8,16 +8,7 @@
 -- minted in that millisecond, after it, one millisecond later, so it lives.
 local now = now_ms()
 local cap = tonumber(ARGV[2])
-local ids, dead, n, latest = {}, {}, 0, now
-for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local x = tonumber(redis.call('HGET', k_record(id), 'x') or 0)
-  if revoke_record(id, now, dead) == 1 then
-    n = n + 1
-    if n <= cap then ids[#ids + 1] = id end
-    if x > latest then latest = x end
-  end
-end
-bury(dead, now)
+local n, _, ids, latest = revoke_many(KEYS[2], redis.call('ZRANGE', KEYS[2], 0, -1), now, '', cap)
 -- The watermark protects access tokens too: it lives at least as long as the longest of them.
 redis.call('SET', KEYS[1], now, 'PXAT', math.max(latest, now + tonumber(ARGV[5])))
 emit(ARGV[3], 'user.invalidate-all', ARGV[4], n, 0, ids)

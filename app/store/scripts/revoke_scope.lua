@@ -14,23 +14,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now + 1, '+inf')) do
     previously = previously + 1
   end
 end
-local ids, dead = {}, {}
-local n = 0
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local tn = redis.call('HGET', k_record(id), 'tn')
-  if not tn then
-    redis.call('ZREM', KEYS[1], id)
-  elseif tenant == '' or tn == tenant then
-    local revoked = revoke_record(id, now, dead)
-    if revoked == 1 then
-      n = n + 1
-      if n <= cap then ids[#ids + 1] = id end
-    elseif revoked == 0 then
-      previously = previously + 1  -- a watermark had killed it; it is a tombstone now
-    end
-  end
-end
-bury(dead, now)
+local n, killed, ids = revoke_many(KEYS[1], redis.call('ZRANGE', KEYS[1], 0, -1), now, tenant, cap)
+previously = previously + killed
 if n > 0 then emit(ARGV[5], 'jwt.refresh-token.revoke', ARGV[6], n, previously, ids) end
 local out = { n, previously }
 for _, id in ipairs(ids) do out[#out + 1] = id end
