@@ -16,7 +16,7 @@ from tests.faults.conftest import Stack
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def schemathesis(base_url: str, *options: str) -> subprocess.CompletedProcess[str]:
+def schemathesis(base_url: str, workdir: Path, *options: str) -> subprocess.CompletedProcess[str]:
     st = Path(sys.executable).parent / "st"
     return subprocess.run(
         [str(st), "--config-file", str(ROOT / "tests/faults/schemathesis.toml"),
@@ -24,14 +24,14 @@ def schemathesis(base_url: str, *options: str) -> subprocess.CompletedProcess[st
          "--header", f"Authorization: {API_KEY}", "--no-color", "--request-timeout", "5",
          # positive_data_acceptance expects a 2xx for any well-formed input: random ids name nothing here (404)
          "--exclude-checks", "positive_data_acceptance", *options],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=600, check=False, cwd=workdir,  # its cache goes there
     )  # fmt: skip
 
 
-def test_fuzzing_the_whole_spec_finds_no_5xx_and_no_answer_off_the_spec(stack: Stack) -> None:
+def test_fuzzing_the_whole_spec_finds_no_5xx_and_no_answer_off_the_spec(stack: Stack, tmp_path: Path) -> None:
     examples = os.environ.get("FUZZ_EXAMPLES")  # `make fuzz`: more examples, a new seed each run
     seed = () if examples else ("--seed", "20261126")
-    run = schemathesis(stack.base_url, "--max-examples", examples or "8", *seed, "--workers", "2")
+    run = schemathesis(stack.base_url, tmp_path, "--max-examples", examples or "8", *seed, "--workers", "2")
     summary = run.stdout[-6000:]
     assert run.returncode == 0, summary
     generated = re.search(r"(\d+) generated", run.stdout)
