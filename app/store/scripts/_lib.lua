@@ -65,34 +65,43 @@ local function emit(maxlen, etype, data, n, p, ids, owner)
   redis.call('XADD', k_events(), 'MAXLEN', '~', maxlen, '*', unpack(fields))
 end
 
--- Revoke one record: 1 revoked now, 0 already dead (a tombstone, or killed by a watermark: it is
--- buried now), -1 missing or expired.
--- Record and live indexes change here; the tombstone indexes are added to `dead` (key -> latest
--- expiry), which the caller passes to bury() once, in the same atomic script.
-local function revoke_record(id, now, dead)
-  local rk = k_record(id)
-  local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
-  if not f[1] then return -1 end
+-- One record's revocation, its index changes written through `ops` (at once for one token, in
+-- batches for many: revoke_many). `f` is the record's u, a, x, rv, tn, ii; `from` its watermark.
+-- Returns 1 revoked now, 0 already dead (a tombstone, or killed by a watermark: buried now), -1
+-- expired. The record and live indexes change here; the tombstone indexes are added to `dead`
+-- (key -> latest expiry), which the caller passes to bury() once, in the same atomic script.
+local function revoke_fields(id, rk, f, from, now, ops, dead)
   if f[4] then return 0 end
   local u, a, x = f[1], f[2], tonumber(f[3])
-  local from = valid_from(u, a)
-  local ii = tonumber(f[6])
-  redis.call('ZREM', k_user(u), id)
-  redis.call('ZREM', k_user_app(u, a), id)
-  if redis.call('ZREM', k_app(a), id) == 0 then
-    redis.call('ZREM', k_app_killed(a), id)  -- an application watermark killed it: no burial needed now
-  end
+  ops.remove(k_user(u), id)
+  ops.remove(k_user_app(u, a), id)
+  ops.remove(k_app(a), id)
+  ops.remove(k_app_killed(a), id)  -- an id is in one of these two (a watermark moved it): both is the same
   if x <= now then
-    redis.call('DEL', rk)
+    ops.drop(rk)
     return -1
   end
   redis.call('HSET', rk, 'rv', now)
   for _, key in ipairs({ k_user_dead(u), k_app_dead(a) }) do
-    redis.call('ZADD', key, x, id)
+    ops.add(key, x, id)
     if (dead[key] or 0) < x then dead[key] = x end
   end
-  if ii <= from then return 0 end  -- a watermark had already killed it
+  if tonumber(f[6]) <= from then return 0 end  -- a watermark had already killed it
   return 1
+end
+
+local AT_ONCE = {
+  remove = function(key, id) redis.call('ZREM', key, id) end,
+  add = function(key, score, id) redis.call('ZADD', key, score, id) end,
+  drop = function(key) redis.call('DEL', key) end,
+}
+
+-- Revoke one record: 1 revoked now, 0 already dead, -1 missing or expired (revoke_fields).
+local function revoke_record(id, now, dead)
+  local rk = k_record(id)
+  local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
+  if not f[1] then return -1 end
+  return revoke_fields(id, rk, f, valid_from(f[1], f[2]), now, AT_ONCE, dead)
 end
 
 -- Trim expired tombstones from each touched tombstone index and keep it alive long enough.
@@ -103,62 +112,54 @@ local function bury(dead, now)
   end
 end
 
--- What revoke_record does, for many tokens of one index at once: one read and one write per record,
--- and each index changed by one command per 1,000 members (one by one, a user's revoke of 1,000
--- tokens was ~10 commands a token and ~10 ms of Redis; this way ~7 ms). Records of another tenant
--- (when `tenant` is not '') are left alone; ids whose record is gone leave `index`.
--- Returns: revoked now, already dead (tombstones, or killed by a watermark: buried now), the ids
--- revoked now (at most `cap`), and the latest expiry among them.
+-- revoke_record for many tokens of one index at once: one read and one write per record, and each
+-- index changed by one command per 1,000 members (one by one, a user's revoke of 1,000 tokens was
+-- ~10 commands a token and ~10 ms of Redis; this way ~7 ms). Records of another tenant (when
+-- `tenant` is not '') are left alone; ids whose record is gone leave `index`.
+-- Returns: revoked now, already dead, the ids revoked now (at most `cap`), their latest expiry.
 local function revoke_many(index, members, now, tenant, cap)
-  local removals, tombstones, gone, froms, dead = {}, {}, {}, {}, {}
-  local function add(map, key, ...)
-    local list = map[key]
-    if not list then list = {}; map[key] = list end
-    for _, v in ipairs({ ... }) do list[#list + 1] = v end
-  end
+  local removals, additions, dels, froms, dead = {}, {}, {}, {}, {}
+  local ops = {
+    remove = function(key, id)
+      local l = removals[key]
+      if not l then l = {}; removals[key] = l end
+      l[#l + 1] = id
+    end,
+    add = function(key, score, id)
+      local l = additions[key]
+      if not l then l = {}; additions[key] = l end
+      l[#l + 1] = score
+      l[#l + 1] = id
+    end,
+    drop = function(key) dels[#dels + 1] = key end,
+  }
   local n, previously, ids, latest = 0, 0, {}, 0
   for _, id in ipairs(members) do
     local rk = k_record(id)
     local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
     if not f[1] then
-      add(removals, index, id)
+      ops.remove(index, id)
     elseif tenant == '' or f[5] == tenant then
-      if f[4] then
-        previously = previously + 1  -- already a tombstone
-      else
-        local u, a, x = f[1], f[2], tonumber(f[3])
-        local scope = u .. ':' .. a
-        if not froms[scope] then froms[scope] = valid_from(u, a) end
-        add(removals, k_user(u), id)
-        add(removals, k_user_app(u, a), id)
-        add(removals, k_app(a), id)
-        add(removals, k_app_killed(a), id)  -- an id is in one of these two: removing from both is the same
-        if x <= now then
-          gone[#gone + 1] = rk
-        else
-          redis.call('HSET', rk, 'rv', now)
-          for _, key in ipairs({ k_user_dead(u), k_app_dead(a) }) do
-            add(tombstones, key, x, id)
-            if (dead[key] or 0) < x then dead[key] = x end
-          end
-          if tonumber(f[6]) <= froms[scope] then
-            previously = previously + 1  -- a watermark had killed it; it is a tombstone now
-          else
-            n = n + 1
-            if n <= cap then ids[#ids + 1] = id end
-            if x > latest then latest = x end
-          end
-        end
+      local scope = f[1] .. ':' .. f[2]
+      if not froms[scope] then froms[scope] = valid_from(f[1], f[2]) end
+      local revoked = revoke_fields(id, rk, f, froms[scope], now, ops, dead)
+      if revoked == 1 then
+        n = n + 1
+        if n <= cap then ids[#ids + 1] = id end
+        if tonumber(f[3]) > latest then latest = tonumber(f[3]) end
+      elseif revoked == 0 then
+        previously = previously + 1
       end
     end
   end
   local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
-  local function each_chunk(list, step, fn)
-    for i = 1, #list, CHUNK * step do fn(unpack(list, i, math.min(i + CHUNK * step - 1, #list))) end
+  for key, l in pairs(removals) do
+    for i = 1, #l, CHUNK do redis.call('ZREM', key, unpack(l, i, math.min(i + CHUNK - 1, #l))) end
   end
-  for key, list in pairs(removals) do each_chunk(list, 1, function(...) redis.call('ZREM', key, ...) end) end
-  for key, list in pairs(tombstones) do each_chunk(list, 2, function(...) redis.call('ZADD', key, ...) end) end
-  each_chunk(gone, 1, function(...) redis.call('DEL', ...) end)
+  for key, l in pairs(additions) do
+    for i = 1, #l, 2 * CHUNK do redis.call('ZADD', key, unpack(l, i, math.min(i + 2 * CHUNK - 1, #l))) end
+  end
+  for i = 1, #dels, CHUNK do redis.call('DEL', unpack(dels, i, math.min(i + CHUNK - 1, #dels))) end
   bury(dead, now)
   return n, previously, ids, latest
 end
