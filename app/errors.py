@@ -90,7 +90,6 @@ class TooManyRequests(ApiError):
 
 class StoreUnavailable(ApiError):
     status = 503
-    headers = {"Retry-After": "1"}
 
     def __init__(self, retry_after: str = "1"):
         super().__init__("store unavailable")
@@ -180,24 +179,14 @@ def register_error_handlers(app: Flask, breaker: StoreBreaker) -> None:
     def _validation(error: ValidationError) -> Response:
         return render(BadRequest(field_errors_from_marshmallow(error.messages)))
 
-    @app.errorhandler(redis.ConnectionError)
-    @app.errorhandler(redis.TimeoutError)
-    def _store_down(error: Exception) -> Response:
-        log.warning("redis unavailable: %s", type(error).__name__)
-        if not isinstance(error, ReplicaWaitTimeout):  # that one: the master answered, a replica did not
-            breaker.trip()
-        return render(StoreUnavailable(breaker.retry_after))
-
-    @app.errorhandler(redis.ResponseError)
+    @app.errorhandler(redis.RedisError)
     @app.errorhandler(RedisClusterException)
-    def _store_refused(error: Exception) -> Response:
-        """Redis up but refusing for now (a replica promoted, out of memory, a failed disk, loading,
-        a cluster slot moving): 503, retry. Any other error reply is our bug: 500."""
-        if isinstance(error, _STORE_REFUSALS) or str(error).startswith(_REFUSAL_REPLIES):
-            log.warning("redis refused: %s", type(error).__name__)
-            return render(StoreUnavailable(breaker.retry_after))
-        log.exception("redis error reply")
-        return render_general(500, "[internal]", "The service failed to answer.")
+    def _store(error: Exception) -> Response:
+        unavailable = store_unavailable(error, breaker)
+        if unavailable is None:
+            log.exception("redis error")
+            return render_general(500, "[internal]", "The service failed to answer.")
+        return render(unavailable)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -222,6 +211,23 @@ def register_error_handlers(app: Flask, breaker: StoreBreaker) -> None:
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error")
         return render_general(500, "[internal]", "The service failed to answer.")
+
+
+def store_unavailable(error: Exception, breaker: StoreBreaker) -> StoreUnavailable | None:
+    """The 503 a Redis error means (for the API's handler and the console's), or None for an error of
+    our own making (a bug: 500). Unavailable: a lost or timed-out connection, which also opens the
+    breaker, except a replica that did not confirm a revoke in time (the master answered); and Redis
+    up but refusing for now (a replica promoted, out of memory, a failed disk, loading, a cluster
+    slot moving)."""
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+        log.warning("redis unavailable: %s", type(error).__name__)
+        if not isinstance(error, ReplicaWaitTimeout):
+            breaker.trip()
+    elif isinstance(error, _STORE_REFUSALS) or str(error).startswith(_REFUSAL_REPLIES):
+        log.warning("redis refused: %s", type(error).__name__)
+    else:
+        return None
+    return StoreUnavailable(breaker.retry_after)
 
 
 _STORE_REFUSALS = (

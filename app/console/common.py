@@ -13,6 +13,7 @@ import redis
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import NullSession
 from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisClusterException
 from werkzeug.exceptions import HTTPException
 
 from app import auth
@@ -20,7 +21,7 @@ from app.api.common import services
 from app.apikeys import ApiKey
 from app.caller import Caller
 from app.console.session import CSRF_FIELD, PREFIX, ConsoleSessions, csrf_matches, csrf_token, signed_in_key_id
-from app.errors import ApiError, BadRequest
+from app.errors import ApiError, BadRequest, store_unavailable
 from app.store.tokens import RevokeCount
 
 log = logging.getLogger(__name__)
@@ -201,11 +202,17 @@ def _api_error(error: ApiError) -> Response:
     return _error_page(error.status, "Request refused", messages or ["The request was refused."], error.headers)
 
 
+@bp.errorhandler(redis.RedisError)
+@bp.errorhandler(RedisClusterException)
+def _store(error: Exception) -> Response:
+    """The API's rule (app.errors.store_unavailable: the same breaker), as a page."""
+    if store_unavailable(error, services().breaker) is None:
+        return _unexpected(error)
+    return _unavailable(error)
+
+
 @bp.errorhandler(Unavailable)
-@bp.errorhandler(redis.ConnectionError)
-@bp.errorhandler(redis.TimeoutError)
 def _unavailable(error: Exception) -> Response:
-    log.warning("console: redis unavailable: %s", type(error).__name__)
     return _error_page(
         503,
         "Service unavailable",

@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+import redis
 
 from app import create_app
 from tests.api.helpers import KEY, mint, new_application, user
@@ -172,3 +173,49 @@ def test_a_service_started_while_redis_is_down_serves_once_it_is_up():
         assert client.get(f"/api/jwt/refresh?userId={uuid.uuid4()}", headers=KEY).status_code == 200
     finally:
         server.stop()
+
+
+def test_redis_refusing_writes_is_a_503_and_opens_no_breaker():
+    server = RedisServer()
+    try:
+        client = create_app(make_settings(server.url)).test_client()
+        app_id = new_application(client)
+        admin = redis.Redis.from_url(server.url)
+        admin.config_set("maxmemory", 1)  # noeviction and over the limit: Redis refuses writes (OOM)
+        try:
+            response = client.post(
+                "/api/user/refresh-token", json={"userId": user(), "applicationId": app_id}, headers=KEY
+            )
+            assert response.status_code == 503 and response.headers["Retry-After"]
+            assert response.json["generalErrors"][0]["code"] == "[unavailable]store"
+        finally:
+            admin.config_set("maxmemory", 0)
+        # Redis answered throughout: no breaker, the very next request is served
+        assert mint(client, user(), app_id)["refreshToken"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (redis.exceptions.ReadOnlyError("You can't write against a read only replica."), 503),  # a failover
+        (redis.ResponseError("ERR wrong number of arguments"), 500),  # our bug
+    ],
+)
+def test_the_api_and_the_console_read_a_redis_error_alike(app, monkeypatch, error, status):
+    from tests.console.helpers import Console
+
+    client = app.test_client(use_cookies=False)
+    console = Console(app)
+    assert console.sign_in().status_code == 303
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(app.extensions["refreshd"].tokens, "list_tokens", refuse)
+    response = client.get(f"/api/jwt/refresh?userId={user()}", headers=KEY)
+    page = console.get(f"/admin/users/{user()}")
+
+    assert response.status_code == status and response.is_json
+    assert page.status_code == status and page.mimetype == "text/html"
