@@ -118,19 +118,33 @@ def stack() -> Iterator[Stack]:
         state.redis.stop()
 
 
-def run_load(workers: int, work: Callable[[requests.Session], None], stop: threading.Event) -> list[threading.Thread]:
-    """`workers` client threads, each with its own keep-alive session, calling `work` until `stop`."""
+class Load:
+    """`workers` client threads, each with its own keep-alive session, calling `work` until finish().
+    What a thread raises (an answer that is not what the test expects) is kept and raised by finish(),
+    not lost with the thread."""
 
-    def loop() -> None:
+    def __init__(self, workers: int, work: Callable[[requests.Session], None]):
+        self._stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self._threads = [threading.Thread(target=self._loop, args=(work,), daemon=True) for _ in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def _loop(self, work: Callable[[requests.Session], None]) -> None:
         with requests.Session() as session:
             # a connection the client could not open never reached the service: try again, as clients
             # do; anything after the request was sent (a reset, no answer) stays a failure (status 0)
             retry = Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0, respect_retry_after_header=False)
             session.mount("http://", HTTPAdapter(max_retries=retry))
-            while not stop.is_set():
-                work(session)
+            try:
+                while not self._stop.is_set():
+                    work(session)
+            except BaseException as error:
+                self.errors.append(error)
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    return threads
+    def finish(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(15)
+        if self.errors:
+            raise self.errors[0]

@@ -12,7 +12,7 @@ import uuid
 
 import requests
 
-from tests.faults.conftest import Stack, run_load
+from tests.faults.conftest import Load, Stack
 
 
 def test_kill_9_of_redis_undoes_no_acknowledged_revoke_and_loses_no_acknowledged_token(stack: Stack) -> None:
@@ -39,17 +39,14 @@ def test_kill_9_of_redis_undoes_no_acknowledged_revoke_and_loses_no_acknowledged
         with lock:
             (revoked if answer.status == 200 else unknown).append(value)
 
-    stop = threading.Event()
-    threads = run_load(6, work, stop)
+    load = Load(6, work)
     time.sleep(2)
     stack.kill_redis()
     time.sleep(0.5)
     stack.start_redis_again()
     recovery = stack.wait_until_serving()
     time.sleep(1)
-    stop.set()
-    for thread in threads:
-        thread.join(15)
+    load.finish()
 
     with requests.Session() as session:
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import functools
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable
 
 import requests
 
-from tests.faults.conftest import Answer, Stack, run_load
+from tests.faults.conftest import Answer, Load, Stack
 
 BOUND = 2.0  # API.md: a 503 within 2 seconds
 RECOVERY_BOUND = 3.0  # REFRESHD_STORE_DOWN_SECONDS (1 s) after each process's last failure, and slack
@@ -68,8 +67,7 @@ def outage_under_load(stack: Stack, down: Callable[[], None], up: Callable[[], N
     """Clients call every kind of endpoint while Redis is down for `seconds`: every answer in the
     outage is a 200 or a 503 JSON within the bound, and after it every answer is a 200 again."""
     answers: list[Answer] = []
-    stop = threading.Event()
-    threads = run_load(8, mixed_load(stack, answers), stop)
+    load = Load(8, mixed_load(stack, answers))
     time.sleep(1)
     broken = time.monotonic()
     down()
@@ -78,9 +76,7 @@ def outage_under_load(stack: Stack, down: Callable[[], None], up: Callable[[], N
     mended = time.monotonic()
     stack.wait_until_serving()
     time.sleep(2)
-    stop.set()
-    for thread in threads:
-        thread.join(15)
+    load.finish()
 
     figures = check_outage(answers, broken, mended)
     # recovered: every process of the service answers again (each reopens after its own last failure)
