@@ -82,7 +82,13 @@ def run_load(app: Any, kill: Callable[[], None], *, revokers: int = 2) -> tuple[
             time.sleep(0.1)
             failures = load.failures_after(killed_at)
             last = failures[-1][0] if failures else killed_at
-            if time.monotonic() - last > QUIET_AFTER_RECOVERY and time.monotonic() - killed_at > 2.0:
+            since = [what for at, what, _ in load.answers if at > last]
+            if (
+                time.monotonic() - last > QUIET_AFTER_RECOVERY
+                and time.monotonic() - killed_at > 2.0
+                and len(since) >= 20
+                and set(since) == {"mint", "revoke", "exchange"}
+            ):  # quiet, and every kind of request answered again (not just threads still waiting)
                 break
     finally:
         stop.set()
