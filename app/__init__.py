@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis
 from apispec import BasePlugin
@@ -36,6 +37,9 @@ from app.telemetry import RoutedRequest, Telemetry
 from app.throttle import AUTH, GUESS, Throttle
 from app.tokens import TokenService
 from app.webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +168,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     services = build_services(settings)
     app.extensions["refreshd"] = services
 
-    access_log = logs.access_log(settings.log_level, settings.access_log)
-    app.wsgi_app = Telemetry(app.wsgi_app, Scraper(services), access_log, settings)  # type: ignore[method-assign]
     app.before_request(services.before_request)
-
     register_error_handlers(app, services.breaker)
     api = RefreshdApi(app, spec_kwargs={"extra_plugins": [EmptyErrorResponses()]})
     app.extensions["refreshd_api"] = api
@@ -179,6 +180,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.console import blueprint as console_blueprint
 
     app.register_blueprint(console_blueprint())
+
+    wsgi_app: WSGIApplication = app.wsgi_app
+    if settings.fast_path:
+        from app.api.fast import FastPath
+
+        wsgi_app = FastPath(app, services, wsgi_app)
+    access_log = logs.access_log(settings.log_level, settings.access_log)
+    app.wsgi_app = Telemetry(wsgi_app, Scraper(services), access_log, settings)  # type: ignore[method-assign]
     if not settings.redis_url:
         services.ensure_ready()
         # no separate worker can reach an in-process store: the web process buries watermarked tokens

@@ -48,6 +48,7 @@ class Settings:
     revoke_wait_timeout_ms: int = 500
     log_level: str = "info"
     access_log: bool = True
+    fast_path: bool = True
     metrics_access: str = "loopback"
     metrics_token: str | None = None
     metrics_dir: str | None = None

@@ -8,11 +8,12 @@ import time
 from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Response
 from marshmallow import ValidationError
 from redis.exceptions import RedisClusterException
 from werkzeug.exceptions import HTTPException
 
+from app.answers import Answer, empty_answer, json_answer, to_response
 from app.store.lua import ReplicaWaitTimeout
 
 log = logging.getLogger(__name__)
@@ -128,17 +129,40 @@ class StoreBreaker:
 
 def empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A response without a body, and so without a Content-Type (Flask's default would claim HTML)."""
-    response = Response(status=status, headers=headers)
-    del response.headers["Content-Type"]
-    return response
+    return to_response(empty_answer(status, (headers or {}).items()))
+
+
+def answer(error: ApiError) -> Answer:
+    body = error.body()
+    if body is None:
+        return empty_answer(error.status, error.headers.items())
+    return json_answer(body, error.headers.items(), status=error.status)
 
 
 def render(error: ApiError) -> Response:
-    body = error.body()
-    response = jsonify(body) if body is not None else empty(error.status)
-    response.status_code = error.status
-    response.headers.update(error.headers)
-    return response
+    return to_response(answer(error))
+
+
+def general_answer(status: int, code: str, message: str) -> Answer:
+    return json_answer({"generalErrors": [{"code": code, "message": message}]}, status=status)
+
+
+def failure_answer(error: Exception, breaker: StoreBreaker) -> Answer:
+    """What any exception a view raises answers (call it where the exception is being handled):
+    ours in their own shape, marshmallow's as fieldErrors, Redis's as a 503 (app.errors.store_unavailable)
+    or, like anything else, a logged 500 that never echoes the exception's text."""
+    if isinstance(error, ApiError):
+        return answer(error)
+    if isinstance(error, ValidationError):
+        return answer(BadRequest(field_errors_from_marshmallow(error.messages)))
+    if isinstance(error, redis.RedisError | RedisClusterException):
+        unavailable = store_unavailable(error, breaker)
+        if unavailable is not None:
+            return answer(unavailable)
+        log.exception("redis error")
+    else:
+        log.exception("unhandled error")
+    return general_answer(500, "[internal]", "The service failed to answer.")
 
 
 def field_errors_from_marshmallow(messages: Any, prefix: str = "") -> FieldErrors:
@@ -173,20 +197,9 @@ def _kind(message: str) -> str:
 def register_error_handlers(app: Flask, breaker: StoreBreaker) -> None:
     """Every error the app can raise becomes one wire format; nothing echoes an exception's text."""
 
-    app.register_error_handler(ApiError, render)
-
-    @app.errorhandler(ValidationError)
-    def _validation(error: ValidationError) -> Response:
-        return render(BadRequest(field_errors_from_marshmallow(error.messages)))
-
-    @app.errorhandler(redis.RedisError)
-    @app.errorhandler(RedisClusterException)
-    def _store(error: Exception) -> Response:
-        unavailable = store_unavailable(error, breaker)
-        if unavailable is None:
-            log.exception("redis error")
-            return render_general(500, "[internal]", "The service failed to answer.")
-        return render(unavailable)
+    @app.errorhandler(Exception)
+    def _failure(error: Exception) -> Response:
+        return to_response(failure_answer(error, breaker))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -206,11 +219,6 @@ def register_error_handlers(app: Flask, breaker: StoreBreaker) -> None:
             log.error("http error %s", status)
             return render_general(status, "[internal]", "The service failed to answer.")
         return render_general(status, "[invalid]", error.description or "The request was invalid.")
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> Response:
-        log.exception("unhandled error")
-        return render_general(500, "[internal]", "The service failed to answer.")
 
 
 def store_unavailable(error: Exception, breaker: StoreBreaker) -> StoreUnavailable | None:
@@ -251,6 +259,4 @@ def _webargs_error(messages: dict[str, Any]) -> BadRequest:
 
 
 def render_general(status: int, code: str, message: str) -> Response:
-    response = jsonify({"generalErrors": [{"code": code, "message": message}]})
-    response.status_code = status
-    return response
+    return to_response(general_answer(status, code, message))

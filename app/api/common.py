@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from flask import Response, current_app
+from flask import current_app
+from werkzeug.wrappers import Request
 
-from app import jsontext
 from app.errors import NotFound
 from app.schemas.tokens import Device, MetaData
 from app.store.tokens import RevokeCount, StoredToken
+
+if TYPE_CHECKING:
+    from app import Services
 
 _META_KEYS = tuple(MetaData._declared_fields)
 _DEVICE_KEYS = frozenset(Device._declared_fields)
@@ -21,21 +25,21 @@ def services() -> Any:
     return current_app.extensions["refreshd"]
 
 
+@dataclass(slots=True)
+class Call:
+    """What a hot (@lean) view is given: the process's services and its request, a werkzeug Request
+    (Flask's own when Flask runs the view; a plain one on the fast path, app/api/fast.py)."""
+
+    services: Services
+    request: Request
+
+
 def path_uuid(value: str) -> str:
     """A UUID from the URL, canonical; anything else names nothing here (404)."""
     try:
         return str(uuid.UUID(value))
     except ValueError:
         raise NotFound() from None
-
-
-def json_response(body: Any, headers: Mapping[str, str] | None = None, *, caller_json: bool = False) -> Response:
-    """A 200 JSON answer, byte for byte as Flask's jsonify writes it (sorted keys, no spaces, non-ASCII
-    escaped, a final newline), in a few microseconds where jsonify takes tens and a response schema's
-    dump hundreds. `caller_json`: the body holds JSON a caller chose, such as metaData.data (see
-    app/jsontext.py)."""
-    data = jsontext.dumps(body, sort_keys=True, caller_json=caller_json) + b"\n"
-    return Response(data, headers=headers, mimetype="application/json")
 
 
 def revoke_result(count: RevokeCount) -> dict[str, Any]:
@@ -69,7 +73,8 @@ def refresh_token(token: StoredToken) -> dict[str, Any]:
 
 
 def holds_caller_json(tokens: Iterable[StoredToken]) -> bool:
-    """Whether any of these tokens carries metaData.data, JSON its caller chose (see json_response)."""
+    """Whether any of these tokens carries metaData.data, JSON its caller chose (see app/answers.py's
+    json_answer)."""
     return any("data" in token.meta for token in tokens)
 
 

@@ -9,24 +9,19 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
+from werkzeug.http import dump_cookie
+from werkzeug.wrappers import Request
 
 from app import auth
-from app.api.common import (
-    event_info,
-    holds_caller_json,
-    json_response,
-    path_uuid,
-    refresh_token,
-    revoke_result,
-    services,
-)
+from app.answers import Answer, json_answer
+from app.api.common import Call, event_info, holds_caller_json, path_uuid, refresh_token, revoke_result, services
 from app.api.parsing import Blueprint, lean
 from app.errors import empty
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
 blp = Blueprint("jwt", __name__, description="FusionAuth's JWT refresh-token API")
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
 
 def _merged(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -42,10 +37,10 @@ class Refresh(MethodView):
     @blp.arguments(s.RefreshListArgs(), location="query")
     @blp.response(200, s.RefreshTokens())
     @blp.alt_response(400, schema=Errors)
-    def get(self, args: dict[str, Any]) -> Response:
+    def get(self, call: Call, args: dict[str, Any]) -> Answer:
         """Live refresh tokens of a user, newest first (1,000 a page; `cursor` pages on)."""
-        page = services().tokens.list_tokens(
-            auth.api_key(),
+        page = call.services.tokens.list_tokens(
+            auth.api_key_of(call.services, call.request),
             str(args["userId"]),
             _text(args.get("applicationId")),
             args.get("limit"),
@@ -54,17 +49,20 @@ class Refresh(MethodView):
         out: dict[str, Any] = {"refreshTokens": [refresh_token(t) for t in page.tokens]}
         if page.next_cursor:
             out["nextCursor"] = page.next_cursor
-        return json_response(out, caller_json=holds_caller_json(page.tokens))
+        return json_answer(out, caller_json=holds_caller_json(page.tokens))
 
     @lean
     @blp.arguments(s.RefreshRequest(), location="json", required=False)
     @blp.response(200, s.RefreshResponse())
     @blp.alt_response(400, schema=Errors)
-    def post(self, body: dict[str, Any]) -> Response:
+    def post(self, call: Call, body: dict[str, Any]) -> Answer:
         """Exchange a refresh token (body, or the `refresh_token` cookie, which wins) for an access JWT."""
-        value = request.cookies.get("refresh_token") or body.get("refreshToken")
-        result = services().tokens.exchange(auth.anonymous(), value, body.get("timeToLiveInSeconds"), event_info(body))
-        response = json_response(
+        value = call.request.cookies.get("refresh_token") or body.get("refreshToken")
+        services = call.services
+        result = services.tokens.exchange(
+            auth.anonymous_of(services, call.request), value, body.get("timeToLiveInSeconds"), event_info(body)
+        )
+        answer = json_answer(
             {
                 "token": result.access_token,
                 "refreshToken": result.refresh_token,
@@ -72,49 +70,51 @@ class Refresh(MethodView):
             },
             NO_STORE,
         )
-        _set_token_cookies(response, result.access_token, result.refresh_token, result.refresh_expiry_ms)
-        return response
+        answer.headers += _token_cookies(
+            result.access_token, result.refresh_token, result.refresh_expiry_ms, services.settings.cookie_secure
+        )
+        return answer
 
     @lean
     @blp.arguments(s.RefreshDeleteArgs(), location="query")
     @blp.arguments(s.RefreshDeleteRequest(), location="json", required=False)
     @blp.response(200, s.RevokeResult())
     @blp.alt_response(400, schema=Errors)
-    def delete(self, query: dict[str, Any], body: dict[str, Any]) -> Response:
+    def delete(self, call: Call, query: dict[str, Any], body: dict[str, Any]) -> Answer:
         """Revoke by `token` (wins), by `userId`, by `applicationId`, or by user for application."""
-        caller = auth.api_key(allow_user=True)
-        if request.mimetype == "application/x-www-form-urlencoded":
+        caller = auth.api_key_of(call.services, call.request, allow_user=True)
+        if call.request.mimetype == "application/x-www-form-urlencoded":
             # FusionAuth lets `token` come as a form field, to keep it out of access logs
-            body = s.RefreshDeleteArgs().load(request.form.to_dict())
+            body = s.RefreshDeleteArgs().load(call.request.form.to_dict())
         fields = _merged(query, body)
-        count = services().tokens.revoke(
+        count = call.services.tokens.revoke(
             caller,
             token=fields.get("token"),
             user_id=_text(fields.get("userId")),
             application_id=_text(fields.get("applicationId")),
             info=event_info(fields),
         )
-        return json_response(revoke_result(count))
+        return json_answer(revoke_result(count))
 
 
 @blp.route("/api/jwt/refresh/<token_id>")
 class RefreshById(MethodView):
     @lean
     @blp.response(200, s.RefreshTokenResponse())
-    def get(self, token_id: str) -> Response:
+    def get(self, call: Call, token_id: str) -> Answer:
         """One live refresh token by id (404 once revoked or expired)."""
-        caller = auth.api_key()
-        token = services().tokens.get(caller, path_uuid(token_id))
-        return json_response({"refreshToken": refresh_token(token)}, caller_json=holds_caller_json([token]))
+        caller = auth.api_key_of(call.services, call.request)
+        token = call.services.tokens.get(caller, path_uuid(token_id))
+        return json_answer({"refreshToken": refresh_token(token)}, caller_json=holds_caller_json([token]))
 
     @lean
     @blp.arguments(s.TokenIdDeleteRequest(), location="json", required=False)
     @blp.response(200, s.RevokeResult())
-    def delete(self, body: dict[str, Any], token_id: str) -> Response:
+    def delete(self, call: Call, body: dict[str, Any], token_id: str) -> Answer:
         """Revoke one token by id; a user may revoke their own with their Bearer access token."""
-        caller = auth.api_key(allow_user=True)
-        count = services().tokens.revoke_by_id(caller, path_uuid(token_id), event_info(body))
-        return json_response(revoke_result(count))
+        caller = auth.api_key_of(call.services, call.request, allow_user=True)
+        count = call.services.tokens.revoke_by_id(caller, path_uuid(token_id), event_info(body))
+        return json_answer(revoke_result(count))
 
 
 @blp.route("/api/logout")
@@ -133,23 +133,23 @@ class Logout(MethodView):
         return response
 
 
-def _bearer() -> str | None:
+def _bearer(req: Request) -> str | None:
     """The access token from `Authorization: Bearer` or the `access_token` cookie."""
-    header = request.headers.get("Authorization", "")
+    header = req.environ.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return request.cookies.get("access_token")
+        return str(header[7:].strip())
+    return req.cookies.get("access_token")
 
 
 @blp.route("/api/jwt/validate")
 class Validate(MethodView):
     @lean
     @blp.response(200, s.ValidateResponse())
-    def get(self) -> Response:
+    def get(self, call: Call) -> Answer:
         """The claims of a valid access token (Bearer or `access_token` cookie); 401 otherwise,
         including when its session has been revoked."""
         # claims signed by vend are the caller's JSON
-        return json_response({"jwt": services().access.validate(_bearer())}, caller_json=True)
+        return json_answer({"jwt": call.services.access.validate(_bearer(call.request))}, caller_json=True)
 
 
 @blp.route("/api/jwt/vend")
@@ -174,29 +174,33 @@ class Issue(MethodView):
         refresh token there, given one of theirs: the `refresh_token` cookie wins over the query)."""
         application_id = str(args["applicationId"]) if args.get("applicationId") else None
         refresh = request.cookies.get("refresh_token") or args.get("refreshToken")
-        return services().access.issue(auth.anonymous(), _bearer(), application_id, refresh)
+        return services().access.issue(auth.anonymous(), _bearer(request), application_id, refresh)
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]+\Z")  # cookie values werkzeug writes as they are (no quoting)
 
 
-def _set_token_cookies(response: Response, access: str, refresh: str, refresh_expiry_ms: int) -> None:
-    """FusionAuth's access_token and refresh_token cookies. The Set-Cookie lines are written here, byte
-    for byte as werkzeug's set_cookie writes them, for the token alphabets (its dump_cookie costs
-    several microseconds a cookie, on every exchange); any other value (an imported refresh token may
-    hold anything) goes through set_cookie."""
-    secure = services().settings.cookie_secure
+def _token_cookies(access: str, refresh: str, refresh_expiry_ms: int, secure: bool) -> list[tuple[str, str]]:
+    """FusionAuth's access_token and refresh_token cookies, as werkzeug's set_cookie writes them. For
+    the token alphabets the lines are written here, byte for byte the same (dump_cookie costs several
+    microseconds a cookie, on every exchange); any other value (an imported refresh token may hold
+    anything) goes through dump_cookie."""
     now = time.time()
     max_age = max(0, (refresh_expiry_ms - int(now * 1000)) // 1000)
     if not (_PLAIN.match(access) and _PLAIN.match(refresh)):
-        response.set_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)
-        response.set_cookie("refresh_token", refresh, httponly=True, samesite="Lax", secure=secure, max_age=max_age)
-        return
+        return [
+            ("Set-Cookie", dump_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)),
+            (
+                "Set-Cookie",
+                dump_cookie("refresh_token", refresh, max_age=max_age, httponly=True, samesite="Lax", secure=secure),
+            ),
+        ]
     flags = "; Secure; HttpOnly; Path=/; SameSite=Lax" if secure else "; HttpOnly; Path=/; SameSite=Lax"
-    headers = response.headers
-    headers.add("Set-Cookie", f"access_token={access}{flags}")
     expires = formatdate(int(now) + max_age, usegmt=True)
-    headers.add("Set-Cookie", f"refresh_token={refresh}; Expires={expires}; Max-Age={max_age}{flags}")
+    return [
+        ("Set-Cookie", f"access_token={access}{flags}"),
+        ("Set-Cookie", f"refresh_token={refresh}; Expires={expires}; Max-Age={max_age}{flags}"),
+    ]
 
 
 def _text(value: object) -> str | None:

@@ -6,8 +6,9 @@ a loader compiled once from the same schema. That loader accepts a value only wh
 certainly would, and returns what the schema's `load` would return (the same types, keys and key
 order). Whatever it is not sure of (a wrong type, a failing validator, a field kind it does not know,
 a body that is not plain JSON) goes to webargs and marshmallow unchanged, so every error body is the
-one the schema gives. The routes and the OpenAPI document do not change. `lean` runs a hot view that
-builds its own Response with one wrapper instead of the decorators' four.
+one the schema gives. The routes and the OpenAPI document do not change. `lean` marks a hot view: it
+answers an Answer (app/answers.py), Flask runs it with one wrapper instead of the decorators' four,
+and the fast path (app/api/fast.py) runs it without Flask.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import inspect
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import flask
@@ -25,8 +27,11 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields
 from marshmallow.utils import missing
 from webargs.core import _UNKNOWN_DEFAULT_PARAM, is_json
 from webargs.flaskparser import FlaskParser
+from werkzeug.wrappers import Request
 
 from app import jsontext
+from app.answers import Answer, to_response
+from app.api.common import Call
 
 Loader = Callable[[Any], Any]
 
@@ -48,10 +53,14 @@ class FastParser(FlaskParser):
             loader = self._loader(argmap, location, kwargs.get("unknown", _UNKNOWN_DEFAULT_PARAM))
             if loader is not None:
                 try:
-                    return loader(_location_data(req or flask.request, location))
+                    return loader(location_data(req or flask.request, location))
                 except Slow:
                     pass
         return super().parse(argmap, req, location=location, **kwargs)
+
+    def compiled(self, schema: Schema, location: str) -> Loader | None:
+        """The loader compiled for this schema where parse() would use one (None: parse() alone)."""
+        return self._loader(schema, location, _UNKNOWN_DEFAULT_PARAM)
 
     def _loader(self, schema: Schema, location: str, unknown: Any) -> Loader | None:
         key = (id(schema), location, unknown)
@@ -85,16 +94,27 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = FastParser()
 
 
+@dataclass(frozen=True)
+class LeanView:
+    """A @lean view as the fast path (app/api/fast.py) runs it: the view itself, and the arguments
+    it declares, outermost first."""
+
+    function: Callable[..., Answer]
+    declared: list[tuple[Schema, str]]
+
+
 def lean(view: Callable[..., Any]) -> Callable[..., flask.Response]:
-    """Run a view documented by flask-smorest's decorators with one wrapper instead of theirs.
+    """Run a view documented by flask-smorest's decorators with one wrapper instead of theirs, and let
+    the fast path (app/api/fast.py) run it without Flask.
 
     `@blp.arguments`, `@blp.response` and `@blp.alt_response` each wrap the view, and each layer
     costs a few microseconds a request (webargs' and flask-smorest's wrappers, Flask's ensure_sync).
-    For a view that builds its own Response (which @blp.response passes through unchanged), this
-    wrapper parses the declared arguments as their decorators would (FastParser, the outermost
-    declaration first, each appended to the positional arguments) and calls the view itself. The
-    decorators stay, for the OpenAPI document: it is read from `_apidoc`, which is kept. Put it
-    above them; it takes no webargs options (as_kwargs, validate, ...).
+    A lean view takes a `Call` (the services and its request) before the arguments its decorators
+    declare, and returns an `Answer` (app/answers.py). When Flask runs it, this wrapper parses the
+    declared arguments as their decorators would (FastParser, the outermost declaration first, each
+    appended to the positional arguments) and turns the Answer into a Response. The decorators stay,
+    for the OpenAPI document: it is read from `_apidoc`, which is kept. Put it above them; it takes
+    no webargs options (as_kwargs, validate, ...).
     """
     function = inspect.unwrap(view)
     parameters = view.__dict__.get("_apidoc", {}).get("arguments", {}).get("parameters", [])
@@ -102,17 +122,19 @@ def lean(view: Callable[..., Any]) -> Callable[..., flask.Response]:
     parse = Blueprint.ARGUMENTS_PARSER.parse
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> flask.Response:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> flask.Response:
+        call = Call(flask.current_app.extensions["refreshd"], flask.request._get_current_object())  # type: ignore[attr-defined]
         parsed = [parse(schema, location=location) for schema, location in declared]
-        response = function(*args, *parsed, **kwargs)
-        if not isinstance(response, flask.Response):
-            raise TypeError(f"{function.__qualname__} must return a Response to be @lean")
-        return response
+        answer = function(self, call, *args, *parsed, **kwargs)
+        if not isinstance(answer, Answer):
+            raise TypeError(f"{function.__qualname__} must return an Answer to be @lean")
+        return to_response(answer)
 
+    wrapper.__dict__["lean"] = LeanView(function, declared)
     return wrapper
 
 
-def _location_data(request: flask.Request, location: str) -> Any:
+def location_data(request: Request, location: str) -> Any:
     """The raw mapping webargs would hand the schema, for the locations compiled loaders take."""
     if location == "query":
         return request.args

@@ -8,14 +8,15 @@ from flask import Response
 from flask.views import MethodView
 
 from app import auth
-from app.api.common import event_info, json_response, services
+from app.answers import Answer, json_answer
+from app.api.common import Call, event_info, services
 from app.api.parsing import Blueprint, lean
 from app.errors import empty
 from app.schemas import tokens as s
 from app.schemas.common import Errors
 
 blp = Blueprint("users", __name__, description="Minting and importing refresh tokens")
-NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE = [("Cache-Control", "no-store")]
 
 
 @blp.route("/api/user/refresh-token")
@@ -24,16 +25,16 @@ class Mint(MethodView):
     @blp.arguments(s.MintRequest(), location="json")
     @blp.response(200, s.MintResponse())
     @blp.alt_response(400, schema=Errors)
-    def post(self, body: dict[str, Any]) -> Response:
+    def post(self, call: Call, body: dict[str, Any]) -> Answer:
         """Create a session for a user the login server has authenticated."""
-        minted = services().tokens.mint(
-            auth.api_key(),
+        minted = call.services.tokens.mint(
+            auth.api_key_of(call.services, call.request),
             str(body["userId"]),
             str(body["applicationId"]),
             dict(body.get("metaData") or {}),
             event_info(body),
         )
-        return json_response(
+        return json_answer(
             {
                 "token": minted.access_token,
                 "tokenExpirationInstant": minted.access_expiry_ms,

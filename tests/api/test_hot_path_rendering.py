@@ -12,7 +12,7 @@ import pytest
 from flask import jsonify
 
 from app import create_app
-from app.api.common import json_response
+from app.answers import json_answer, to_response
 from app.schemas import tokens as s
 from tests.api.helpers import KEY, mint, new_application, user
 from tests.conftest import make_settings
@@ -32,10 +32,10 @@ def as_jsonify_wrote(schema: Any, body: Any) -> bytes:
         ({"data": {"f": 1e16, "g": 1.5e-07, "h": 0.1, "nan": float("nan"), "inf": float("-inf")}}, True),
     ],
 )
-def test_json_response_writes_what_jsonify_writes(app: Any, body: Any, caller_json: bool) -> None:
+def test_json_answer_writes_what_jsonify_writes(app: Any, body: Any, caller_json: bool) -> None:
     with app.app_context():
         expected = jsonify(body)
-        got = json_response(body, caller_json=caller_json)
+        got = to_response(json_answer(body, caller_json=caller_json))
     assert got.get_data() == expected.get_data()
     assert got.headers["Content-Type"] == expected.headers["Content-Type"] == "application/json"
     assert got.status_code == 200

@@ -204,12 +204,16 @@ def test_a_body_reads_as_the_standard_library_reads_it(text: bytes) -> None:
     assert got == expected
 
 
-def test_a_lean_view_must_build_its_own_response() -> None:
+def test_a_lean_view_must_answer_with_an_answer() -> None:
+    from flask import Flask
+
     from app.api.parsing import lean
 
     @lean
-    def view() -> Any:
-        return {"not": "a response"}
+    def view(self: Any, call: Any) -> Any:
+        return {"not": "an answer"}
 
-    with pytest.raises(TypeError, match="must return a Response"):
-        view()
+    app = Flask(__name__)
+    app.extensions["refreshd"] = object()
+    with app.test_request_context("/"), pytest.raises(TypeError, match="must return an Answer"):
+        view(None)
