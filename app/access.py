@@ -74,7 +74,7 @@ class AccessTokens:
             if key is None:
                 raise FieldError("keyId", "invalid", f"No signing key exists with Id [{key_id}].")
         own = {k: v for k, v in claims.items() if k not in RESERVED}
-        token, _ = self._signer.sign(own, ttl_seconds or DEFAULT_VEND_TTL, key)
+        token, _ = self._signer.sign(own, ttl_seconds or DEFAULT_VEND_TTL, key, caller_json=True)
         return token
 
     def issue(

@@ -57,7 +57,7 @@ class Refresh(MethodView):
     @blp.alt_response(400, schema=Errors)
     def post(self, call: Call, body: dict[str, Any]) -> Answer:
         """Exchange a refresh token (body, or the `refresh_token` cookie, which wins) for an access JWT."""
-        value = call.request.cookies.get("refresh_token") or body.get("refreshToken")
+        value = _cookie(call.request, "refresh_token") or body.get("refreshToken")
         services = call.services
         result = services.tokens.exchange(
             auth.anonymous_of(services, call.request), value, body.get("timeToLiveInSeconds"), event_info(body)
@@ -138,7 +138,12 @@ def _bearer(req: Request) -> str | None:
     header = req.environ.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer ":
         return str(header[7:].strip())
-    return req.cookies.get("access_token")
+    return _cookie(req, "access_token")
+
+
+def _cookie(req: Request, name: str) -> str | None:
+    """A cookie's value; without a Cookie header at once (werkzeug parses its headers to find it)."""
+    return req.cookies.get(name) if req.environ.get("HTTP_COOKIE") else None
 
 
 @blp.route("/api/jwt/validate")

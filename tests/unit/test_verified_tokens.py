@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 import pytest
 
-from app.signing import KeyRing, Signer, SigningKey
+from app.signing import ALGORITHMS, KeyRing, Signer, SigningKey
 
 
 class Keys:
@@ -103,3 +103,28 @@ def test_the_keyring_keeps_a_key_object_while_its_stored_document_is_unchanged(r
     again = ring.generate(made.id, "ES256", "k", None)  # same id, new key material
     assert ring.get(made.id) is again is not first
     assert signer.verify(token) is None
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize(
+    "claims",
+    [{"sub": "u", "aud": "a", "tid": "t"}, {"name": "Zoë", "n": 1.5e-07, "big": 2**70, "list": [1, {"b": None}]}],
+    ids=["access", "caller-json"],
+)
+def test_sign_writes_what_pyjwt_writes(redis_client: Any, algorithm: str, claims: dict[str, Any]) -> None:
+    from app.store.config import ConfigStore
+
+    ring = KeyRing(ConfigStore(redis_client), None, 60)
+    key = ring.generate(None, algorithm, "k", None)
+    signer = Signer(ring, "http://localhost")
+    token, exp = signer.sign(claims, 60, key, caller_json="n" in claims)
+    payload = jwt.decode(
+        token, key.verifying, algorithms=[algorithm], issuer="http://localhost", options={"verify_aud": False}
+    )
+    assert payload == {**claims, "iss": "http://localhost", "iat": exp - 60, "exp": exp, "jti": payload["jti"]}
+    expected = jwt.encode(payload, key.signing, algorithm=algorithm, headers={"kid": key.kid})
+    signed, _, signature = token.rpartition(".")
+    assert signed == expected.rpartition(".")[0]  # header and payload byte for byte
+    if not algorithm.startswith("ES"):  # ECDSA signatures are randomized; the others are deterministic
+        assert signature == expected.rpartition(".")[2]
+    assert signer.verify(token) == payload or "sub" not in claims
