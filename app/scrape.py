@@ -65,6 +65,7 @@ class Scraper:
         registry = CollectorRegistry(auto_describe=False)
         # the gauges first: what their Redis reads record (latency, errors) is then in the same scrape
         registry.register(self._gauges)
+        registry.register(_Flush())  # then this process's own pending counts, up to now
         directory = metrics.directory()
         if directory:
             MultiProcessCollector(registry, path=directory)
@@ -74,6 +75,15 @@ class Scraper:
 
     def render(self) -> tuple[bytes, str]:
         return b"".join(generate_latest(r) for r in self._registries), CONTENT_TYPE_LATEST
+
+
+class _Flush:
+    """A collector of nothing that writes this process's pending counts (app/metrics.py Tally) when
+    collected: registered after the gauges, before the counts are read."""
+
+    def collect(self) -> Iterator[Metric]:
+        metrics.instruments().tally.flush()
+        return iter(())
 
 
 class StoreGauges:

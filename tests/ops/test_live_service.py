@@ -5,6 +5,7 @@ cycle leaves JSON log lines that never hold a refresh token, access token, API k
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.metrics import FLUSH_SECONDS
 from tests.compat.conftest import LiveServer, serving
 from tests.conftest import API_KEY
 
@@ -89,6 +91,7 @@ def test_every_worker_reports_the_revocations_any_worker_served(live):
             request_ids = set(pool.map(revoke_one, range(32)))
             revoked += len(request_ids)
             served_by |= {line["pid"] for line in log_lines(live) if line.get("requestId") in request_ids}
+    time.sleep(FLUSH_SECONDS + 0.5)  # a worker writes its counts for the others' scrapes once a second
     scrapes = [revocations(live) for _ in range(12)]
     assert {total - before for total, _ in scrapes} == {revoked}
     assert len(served_by) == 2  # so whichever worker answered a scrape counted the other's revokes too

@@ -188,3 +188,34 @@ def test_bad_metrics_settings_are_refused():
         with pytest.raises(SettingsError):
             Settings(**bad)
     assert re.match(r"^loopback$", Settings().metrics_access)
+
+
+def test_tallied_observations_are_written_as_direct_ones_would_be() -> None:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    from app.metrics import LATENCY_BUCKETS, Tally
+
+    registry = CollectorRegistry()
+    histogram = Histogram("h_test", "h", ["way"], buckets=LATENCY_BUCKETS, registry=registry)
+    counter = Counter("c_test", "c", ["way"], registry=registry)
+    amounts = [0.0, 0.0005, 0.00051, 0.001, 0.3, 5.0, 7.5, 0.0025, 0.0005]
+    tally = Tally()
+    for amount in amounts:
+        histogram.labels("direct").observe(amount)
+        tally.observe(histogram.labels("tallied"), amount)
+        counter.labels("direct").inc(2)
+        tally.inc(counter.labels("tallied"), 2)
+
+    def samples(way: str) -> list[tuple[str, dict[str, str], float]]:
+        return [
+            (s.name, {k: v for k, v in s.labels.items() if k != "way"}, s.value)
+            for family in registry.collect()
+            for s in family.samples
+            if s.labels.get("way") == way and not s.name.endswith("_created")
+        ]
+
+    assert samples("tallied") != samples("direct")  # nothing written before the flush
+    tally.flush()
+    assert samples("tallied") == samples("direct")
+    tally.flush()  # nothing pending: nothing written twice
+    assert samples("tallied") == samples("direct")
