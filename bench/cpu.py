@@ -1,0 +1,198 @@
+"""CPU per request of the hot routes, in-process: the WSGI callable with a real Redis, no HTTP server.
+
+    .venv/bin/python bench/cpu.py                       # every row, 3,000 requests each
+    ROWS=exchange,validate N=5000 .venv/bin/python bench/cpu.py
+    ROWS=exchange PROFILE=1 .venv/bin/python bench/cpu.py   # cProfile of the first row, by own time
+
+Counts process CPU time (user + system: a Redis round trip's socket calls are system time), so the
+numbers move much less than wall-clock ones on a shared machine; Redis's own CPU is not in them.
+The last rows are the floors on the same Redis: a bare Flask endpoint doing one round trip (what
+bench/run.py and ../shared/peers divide by), the same as a bare WSGI function, and the round trip
+alone. Starts its own redis-server on a free port and stops it.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import redis  # noqa: E402
+from flask import Flask  # noqa: E402
+from werkzeug.test import EnvironBuilder  # noqa: E402
+
+KEY = "bench-key-" + secrets.token_hex(16)
+DEVICE = {"device": {"name": "bench", "type": "BROWSER"}}
+Environ = tuple[dict[str, Any], bytes]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def environ(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Environ:
+    built = EnvironBuilder(
+        path=path,
+        method=method,
+        data=json.dumps(body) if body is not None else None,
+        content_type="application/json" if body is not None else None,
+        headers=headers or {},
+    ).get_environ()
+    built["REMOTE_ADDR"] = "127.0.0.1"
+    return built, built["wsgi.input"].read()
+
+
+def cpu_per_call(app: Callable[..., Iterable[bytes]], environs: list[Environ]) -> float:
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        if not status.startswith("200"):
+            raise SystemExit(f"a request answered {status}")
+
+    started = time.process_time()
+    for base, body in environs:
+        env = dict(base)
+        env["wsgi.input"] = io.BytesIO(body)
+        b"".join(app(env, start_response))
+    return (time.process_time() - started) / len(environs) * 1e6
+
+
+def main() -> None:
+    port, n = free_port(), int(os.environ.get("N", "3000"))
+    directory = tempfile.mkdtemp()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        store = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                store.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        os.environ.update(REDIS_URL=f"redis://127.0.0.1:{port}/1", REFRESHD_BOOTSTRAP_API_KEY=KEY)
+        os.environ.setdefault("REFRESHD_ACCESS_LOG", "false")
+        measure(store, n)
+    finally:
+        server.terminate()
+
+
+def measure(store: redis.Redis, n: int) -> None:
+    from app import create_app
+
+    app = create_app()
+    client = app.test_client()
+    auth = {"Authorization": KEY}
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        response = client.open(path, method=method, json=body, headers=auth)
+        assert response.status_code == 200, (path, response.status_code, response.data)
+        return response.get_json()
+
+    def application(policy: str) -> str:
+        app_id = str(uuid.uuid4())
+        config = {"enabled": True, "timeToLiveInSeconds": 3600, "refreshTokenUsagePolicy": policy}
+        call("POST", f"/api/application/{app_id}", {"application": {"name": app_id[:8], "jwtConfiguration": config}})
+        return app_id
+
+    def imported(app_id: str) -> list[str]:
+        """n distinct tokens by the bulk import, as ../shared/peers seeds its revoke rows (100 a user)."""
+        values, now = [secrets.token_urlsafe(32) for _ in range(n)], int(time.time() * 1000)
+        users = [str(uuid.uuid4()) for _ in range(n // 100 + 1)]
+        rows = [
+            {"token": v, "userId": users[i // 100], "applicationId": app_id, "startInstant": now, "metaData": DEVICE}
+            for i, v in enumerate(values)
+        ]
+        for i in range(0, n, 1000):
+            call("POST", "/api/user/refresh-token/import", {"refreshTokens": rows[i : i + 1000]})
+        return values
+
+    reusable, one_time = application("Reusable"), application("OneTimeUse")
+    lister = str(uuid.uuid4())
+    minted = [
+        call("POST", "/api/user/refresh-token", {"userId": lister, "applicationId": reusable, "metaData": DEVICE})
+        for _ in range(20)
+    ]
+    rows: dict[str, Callable[[], list[Environ]]] = {
+        "validate": lambda: [
+            environ("GET", "/api/jwt/validate", headers={"Authorization": "Bearer " + minted[i % 20]["token"]})
+            for i in range(n)
+        ],
+        "exchange": lambda: [
+            environ("POST", "/api/jwt/refresh", {"refreshToken": minted[i % 20]["refreshToken"]}) for i in range(n)
+        ],
+        "exchange_onetime": lambda: [
+            environ("POST", "/api/jwt/refresh", {"refreshToken": v}) for v in imported(one_time)
+        ],
+        "list": lambda: [environ("GET", f"/api/jwt/refresh?userId={lister}", headers=auth) for _ in range(n)],
+        "revoke_token": lambda: [
+            environ("DELETE", f"/api/jwt/refresh?token={v}", headers=auth) for v in imported(reusable)
+        ],
+        "revoke_id": lambda: [
+            environ("DELETE", "/api/jwt/refresh/" + minted_id, headers=auth)
+            for minted_id in (
+                call("POST", "/api/user/refresh-token", {"userId": str(uuid.uuid4()), "applicationId": reusable})[
+                    "refreshTokenId"
+                ]
+                for _ in range(n)
+            )
+        ],
+        "mint": lambda: [
+            environ(
+                "POST",
+                "/api/user/refresh-token",
+                {"userId": str(uuid.uuid4()), "applicationId": reusable, "metaData": DEVICE},
+                headers=auth,
+            )
+            for _ in range(n)
+        ],
+    }
+    chosen = [r for r in os.environ.get("ROWS", ",".join(rows)).split(",") if r]
+    if os.environ.get("PROFILE"):
+        environs = rows[chosen[0]]()
+        profile = cProfile.Profile()
+        profile.runcall(cpu_per_call, app, environs)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+        return
+    print(f"| row | CPU us a request (n={n}) |\n|---|--:|")
+    for name in chosen:
+        print(f"| {name} | {cpu_per_call(app, rows[name]()):.1f} |")
+
+    floor = Flask("floor")
+
+    @floor.get("/redis")
+    def one_round_trip() -> dict[str, bool]:
+        store.delete("floor:nothing")
+        return {"ok": True}
+
+    def bare(env: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        store.delete("floor:nothing")
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "12")])
+        return [b'{"ok":true}\n']
+
+    floor_environs = [environ("GET", "/redis") for _ in range(n)]
+    print(f"| floor: Flask + one round trip | {cpu_per_call(floor, floor_environs):.1f} |")
+    print(f"| floor: bare WSGI + one round trip | {cpu_per_call(bare, floor_environs):.1f} |")
+    started = time.process_time()
+    for _ in range(n):
+        store.delete("floor:nothing")
+    print(f"| one redis-py round trip alone | {(time.process_time() - started) / n * 1e6:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
