@@ -9,8 +9,8 @@ with a plain werkzeug Request, and hands its Answer (app/answers.py) to the serv
 answered by the function Flask's handlers use (app.errors.failure_answer).
 
 Whatever it is not sure of goes to Flask untouched, before anything has been done: another route or
-method (HEAD, OPTIONS, a trailing slash), a body Flask would refuse or read differently (no length,
-chunked, over the size limit, a form, not JSON), a path that is not plain ASCII, or arguments a
+method (HEAD, OPTIONS, a trailing slash), a body Flask would refuse or read differently (chunked, a
+length that is no number or over the size limit, a form, not JSON), a path that is not plain ASCII, or arguments a
 compiled loader is not sure of (Slow: then webargs and marshmallow word the error). So every answer
 is the one Flask would give; tests/api/test_fast_path.py sends the same requests both ways.
 REFRESHD_FAST_PATH=false turns it off.
@@ -72,11 +72,12 @@ class FastPath:
                 if cut == len(path) or not path.isascii():
                     return self.flask_app(environ, start_response)
                 kwargs[route.path_argument] = path[cut:]
-        if route is None or not self._plain_body(environ):
+        length = self._plain_body(environ) if route is not None else None
+        if route is None or length is None:
             return self.flask_app(environ, start_response)
         body = None
-        if environ.get("CONTENT_LENGTH", "0") != "0":  # kept, for Flask to read again if it must
-            environ["wsgi.input"] = body = BytesIO(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        if length:  # kept, for Flask to read again if it must
+            environ["wsgi.input"] = body = BytesIO(environ["wsgi.input"].read(length))
         request = Request(environ)
         services = self.services
         try:
@@ -96,15 +97,18 @@ class FastPath:
             answer = failure_answer(error, services.breaker)
         return self._answer(answer, start_response)
 
-    def _plain_body(self, environ: WSGIEnvironment) -> bool:
-        """A body read as Flask reads it: none, or JSON of a stated length within the limit."""
+    def _plain_body(self, environ: WSGIEnvironment) -> int | None:
+        """The length of a body read as Flask reads it (none, or JSON of a stated length within the
+        limit); None for any other."""
         if environ.get("HTTP_TRANSFER_ENCODING"):
-            return False
-        length = environ.get("CONTENT_LENGTH")
-        if length and not (length.isdigit() and int(length) <= self.max_body):
-            return False
+            return None
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if not (length.isascii() and length.isdigit() and int(length) <= self.max_body):
+            return None
         content_type = environ.get("CONTENT_TYPE")
-        return not content_type or is_json(content_type.split(";", 1)[0].strip().lower())
+        if content_type and not is_json(content_type.split(";", 1)[0].strip().lower()):
+            return None
+        return int(length)
 
     @staticmethod
     def _answer(answer: Answer, start_response: StartResponse) -> list[bytes]:

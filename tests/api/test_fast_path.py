@@ -202,6 +202,26 @@ def test_a_chunked_body_goes_to_flask(both: Any) -> None:
     assert response.status_code == 200 and response.json["refreshToken"] == refresh
 
 
+@pytest.mark.parametrize(("length", "fast"), [("", True), ("0", True), ("x", False), ("-1", False), ("\u0664", False)])
+def test_odd_content_lengths(both: Any, length: str, fast: bool) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    client, slow, handed = both
+    answers = []
+    for app in (client.application, slow.application):
+        environ = EnvironBuilder(path="/api/jwt/validate", headers={"Authorization": "Bearer x"}).get_environ()
+        environ["CONTENT_LENGTH"] = length
+        statuses: list[str] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None, seen: list[str] = statuses) -> None:
+            seen.append(status)
+
+        body = b"".join(app(environ, start_response))
+        answers.append((statuses, body))
+    assert answers[0] == answers[1]
+    assert handed == ([] if fast else ["GET /api/jwt/validate"])
+
+
 def test_store_outage_is_the_same_503() -> None:
     aof = ("--appendonly", "yes", "--appendfsync", "always")
     server = RedisServer(*aof)
