@@ -1,11 +1,13 @@
-"""The Procfile's worker: buries, in small batches, the tokens a valid-from watermark killed; and, in
-a second thread, delivers webhooks and applies event retention (app/delivery.py).
+"""The Procfile's worker: buries, in small batches, the tokens a valid-from watermark or a revoke of
+their user killed whole; and, in a second thread, delivers webhooks and applies event retention
+(app/delivery.py).
 
 `python -m app.worker` runs it against REDIS_URL. Each batch is one pipelined round trip of one
 short script per bucket (at most CLEANUP_BATCH members each), so Redis is never held for more than a
 few milliseconds. Burial is idempotent and its progress lives in Redis (what is left of each
-application's killed index), not in this process: a worker killed mid-run leaves nothing usable (the
-watermark already killed those tokens) and the next one carries on where it stopped. SIGTERM
+application's and user's killed index), not in this process: a worker killed mid-run leaves nothing
+usable (the watermark or the killed index already killed those tokens) and the next one carries on
+where it stopped. SIGTERM
 finishes the current batch and exits.
 """
 
@@ -35,9 +37,15 @@ class Cleaner:
         self.stopping = threading.Event()
 
     def run_once(self) -> int:
-        """Bury everything queued, application by application, batch by batch; returns how many
-        tokens were buried."""
+        """Bury everything queued, application by application, batch by batch, then the tokens revokes
+        of users killed (all buckets at once, batch by batch); returns how many tokens were buried."""
         buried = 0
+        while not self.stopping.is_set():
+            step = self._store.bury_users_step()
+            buried += step.buried
+            if step.done:
+                break
+            time.sleep(PAUSE_SECONDS)
         for application_id in self._store.pending_cleanups():
             while not self.stopping.is_set():
                 step = self._store.cleanup_step(application_id)

@@ -22,6 +22,12 @@ Layout (t = bucket tag, all instants epoch ms):
   ak:{t}:<appId>          zset    token ids an app watermark killed, awaiting burial (the a: index as it
                                   was at the watermark, moved whole), scored by expiry
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts
+  uk:{t}:<userId>:<appId> zset    a user's tokens of one application a revoke of the user killed whole,
+                                  awaiting burial (made tombstones by the worker), scored by expiry
+  ux:{t}:<userId>         hash    appId -> tenantId: the applications of the user's uk: indexes
+  ka:{t}:<appId>          set     users with a uk: index of this application (its revoke counts them)
+  kq:{t}                  zset    users whose killed tokens await burial, scored by the kill's instant
+  kw:{t}, kt:{t}          zset    scratch keys of one kill_user script (deleted before it ends)
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
   wo:{t}:<entryId>        set     webhooks still to deliver a stream entry of ev:{t} (the entry is
                                   acknowledged in the webhook group when it empties)
@@ -157,6 +163,22 @@ def app_killed(tag: str, application_id: str) -> str:
 
 def app_buried(tag: str, application_id: str) -> str:
     return f"ab:{tag}:{application_id}"
+
+
+def user_killed(tag: str, user_id: str, application_id: str) -> str:
+    return f"uk:{tag}:{user_id}:{application_id}"
+
+
+def user_killed_applications(tag: str, user_id: str) -> str:
+    return f"ux:{tag}:{user_id}"
+
+
+def app_killed_users(tag: str, application_id: str) -> str:
+    return f"ka:{tag}:{application_id}"
+
+
+def burial_queue(tag: str) -> str:
+    return f"kq:{tag}"
 
 
 def denied(tag: str, jti: str) -> str:

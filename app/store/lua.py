@@ -23,6 +23,7 @@ NAMES = (
     "invalidate_user",
     "watermark_app",
     "cleanup_app",
+    "bury_users",
 )
 Call = tuple[Script, list[str], list[Any]]
 Write = tuple[Script | None, list[str], list[Any]]  # a script call, or (None, keys, a plain command)
@@ -44,6 +45,7 @@ class Scripts:
     invalidate_user: Script
     watermark_app: Script
     cleanup_app: Script
+    bury_users: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> Scripts:

@@ -246,13 +246,14 @@ class RefreshTokenStore:
     def revoke_user(
         self, user_id: str, application_id: str | None, *, tenant: str, cap: int, event: str
     ) -> RevokeCount:
-        """All of a user's live tokens (for one application, when given), in the user's bucket."""
+        """All of a user's live tokens (for one application, when given), in the user's bucket. All of them
+        are killed whole, per application, and turned into tombstones later by the worker (bury_users)."""
         tag = _tag(user_id)
         live = keys.user_app_index(tag, user_id, application_id) if application_id else keys.user_index(tag, user_id)
         result = self._revoking(
             self._scripts.revoke_scope,
             [live, keys.user_tombstones(tag, user_id)],
-            [tag, tenant, application_id or "", cap, self._maxlen, event],
+            [tag, tenant, application_id or "", cap, self._maxlen, event, user_id],
         )
         return RevokeCount(int(result[0]), int(result[1]), list(result[2:]))
 

@@ -64,7 +64,7 @@ class WatermarkStore:
         """Set the user's valid-from to now and revoke their live tokens, one script (one round trip)."""
         tag = _tag(user_id)
         script_keys = [keys.user_valid_from(tag, user_id), keys.user_index(tag, user_id)]
-        args: list[Any] = [tag, cap, self._maxlen, event, access_ttl_ms]
+        args: list[Any] = [tag, cap, self._maxlen, event, access_ttl_ms, user_id]
         if self._wait is None:
             result = self._scripts.invalidate_user(keys=script_keys, args=args)
         else:
@@ -178,6 +178,16 @@ class WatermarkStore:
 
     def pending_cleanups(self) -> list[str]:
         return [str(a) for a in self._redis.zrange(keys.CLEANUP_JOBS, 0, 99)]
+
+    def bury_users_step(self) -> CleanupStep:
+        """Turn one small batch (at most `cleanup_batch` tokens per bucket) of the tokens revokes of users
+        killed whole into tombstones: one pipelined round trip of one short script per bucket. `done`
+        when no bucket has anything left; progress lives in Redis (each user's killed indexes shrink)."""
+        calls: list[Call] = [
+            (self._scripts.bury_users, [keys.burial_queue(tag)], [tag, self.cleanup_batch]) for tag in keys.TAGS
+        ]
+        results = run_pipelined(self._redis, calls)
+        return CleanupStep(sum(int(r[1]) for r in results), all(int(r[0]) == 0 for r in results))
 
     def cleanup_step(self, application_id: str) -> CleanupStep:
         """Bury one small batch (at most `cleanup_batch` tokens) in every bucket: one pipelined round

@@ -17,4 +17,12 @@ from tests.store.test_store_events_and_round_trips import (  # noqa: F401
     test_revoking_one_token_appends_exactly_one_revoke_event_naming_it,
     test_the_event_stream_is_trimmed_to_its_maximum_length,
 )
+from tests.store.test_user_kills import (  # noqa: F401
+    test_a_later_revoke_counts_killed_tokens_as_previously_invalidated_before_and_after_their_burial,
+    test_a_revoked_users_tokens_are_dead_at_once_and_tombstones_once_buried,
+    test_the_burial_walks_every_bucket_in_bounded_batches,
+    test_the_records_of_a_revoked_user_leave_redis_once_buried_and_expired,
+    test_tokens_minted_or_imported_after_the_revoke_live_whatever_their_insert_instant,
+    test_what_a_watermark_touched_or_another_tenant_holds_is_handled_record_by_record,
+)
 from tests.store.test_watermarks import *  # noqa: F403

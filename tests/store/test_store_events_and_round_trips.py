@@ -281,6 +281,19 @@ def test_a_cleanup_step_is_one_round_trip_of_one_evalsha_per_bucket_after_readin
     assert recorder.measure(lambda: kit.marks.cleanup_step("app-a")) == (2, ["ZSCORE"] + ["EVALSHA"] * keys.BUCKETS)
 
 
+def test_a_step_of_the_burial_of_users_killed_tokens_is_one_round_trip_of_one_evalsha_per_bucket(
+    counted: tuple[Kit, Recorder],
+) -> None:
+    kit, recorder = counted
+    for b in range(keys.BUCKETS):
+        user = user_in(b)
+        kit.mint_many(3, user, "app-a")
+        kit.store.revoke_user(user, None, tenant="", cap=9, event=event_json())
+    kit.marks.cleanup_batch = 2
+
+    assert recorder.measure(kit.marks.bury_users_step) == (1, ["EVALSHA"] * keys.BUCKETS)
+
+
 def test_an_import_with_every_pointer_in_its_users_bucket_is_one_round_trip(
     counted: tuple[Kit, Recorder],
 ) -> None:

@@ -14,6 +14,11 @@
 -- copy; a tenant-wide revoke writes one for each of the tenant's applications). An application
 -- watermark moves the application's live index a:{t}:<app> whole (RENAME, O(1)) to ak:{t}:<app>:
 -- the members it killed, awaiting burial; ab:{t}:<app> counts those the burial has deleted.
+-- A revoke of a user's tokens kills them whole, per application: the user's live ids of application
+-- a (ua: intersected with a:, scored by expiry) move to uk:{t}:<user>:<a>, which every lookup by
+-- value or id checks (killed_with_user), and leave the live indexes at once; ux:{t}:<user> maps each
+-- such application to its tenant, ka:{t}:<a> lists the users holding one, and kq:{t} queues the
+-- users for bury_users.lua, which turns the records into tombstones later, in small batches.
 -- Same-millisecond rule: mint.lua stamps a token's insert instant past every watermark it can see
 -- (at least the watermark + 1), and an application watermark is set past every stamp that can
 -- exist (at least now + 1, and past its previous value), so whatever Redis ran first decides:
@@ -37,6 +42,17 @@ local function k_events() return 'ev:' .. TAG end
 local function k_user_from(u) return 'vf:' .. TAG .. ':' .. u end
 local function k_app_from(a) return 'av:' .. TAG .. ':' .. a end
 local function k_app_killed(a) return 'ak:' .. TAG .. ':' .. a end
+local function k_user_killed(u, a) return 'uk:' .. TAG .. ':' .. u .. ':' .. a end
+local function k_user_killed_apps(u) return 'ux:' .. TAG .. ':' .. u end
+local function k_app_killed_users(a) return 'ka:' .. TAG .. ':' .. a end
+local function k_burial_queue() return 'kq:' .. TAG end
+local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
+
+-- Whether a revoke of user u killed token `id` of application a, awaiting its burial (after which
+-- the record is a tombstone).
+local function killed_with_user(u, a, id)
+  return redis.call('ZSCORE', k_user_killed(u, a), id) ~= false
+end
 
 -- The valid-from watermark covering a token of user u and application a (0: none): the later of
 -- the two. (A tenant-wide revoke writes its applications' watermarks; the tenant's own tv: is
@@ -65,6 +81,22 @@ local function emit(maxlen, etype, data, n, p, ids, owner)
   redis.call('XADD', k_events(), 'MAXLEN', '~', maxlen, '*', unpack(fields))
 end
 
+-- Mark a record revoked (a tombstone until its natural expiry) and add it to its user's and its
+-- application's tombstone indexes; an expired one is deleted instead (false).
+local function tombstone(id, rk, f, now, ops, dead)
+  local u, a, x = f[1], f[2], tonumber(f[3])
+  if x <= now then
+    ops.drop(rk)
+    return false
+  end
+  redis.call('HSET', rk, 'rv', now)
+  for _, key in ipairs({ k_user_dead(u), k_app_dead(a) }) do
+    ops.add(key, x, id)
+    if (dead[key] or 0) < x then dead[key] = x end
+  end
+  return true
+end
+
 -- One record's revocation, its index changes written through `ops` (at once for one token, in
 -- batches for many: revoke_many). `f` is the record's u, a, x, rv, tn, ii; `from` its watermark.
 -- Returns 1 revoked now, 0 already dead (a tombstone, or killed by a watermark: buried now), -1
@@ -72,20 +104,12 @@ end
 -- (key -> latest expiry), which the caller passes to bury() once, in the same atomic script.
 local function revoke_fields(id, rk, f, from, now, ops, dead)
   if f[4] then return 0 end
-  local u, a, x = f[1], f[2], tonumber(f[3])
+  local u, a = f[1], f[2]
   ops.remove(k_user(u), id)
   ops.remove(k_user_app(u, a), id)
   ops.remove(k_app(a), id)
   ops.remove(k_app_killed(a), id)  -- an id is in one of these two (a watermark moved it): both is the same
-  if x <= now then
-    ops.drop(rk)
-    return -1
-  end
-  redis.call('HSET', rk, 'rv', now)
-  for _, key in ipairs({ k_user_dead(u), k_app_dead(a) }) do
-    ops.add(key, x, id)
-    if (dead[key] or 0) < x then dead[key] = x end
-  end
+  if not tombstone(id, rk, f, now, ops, dead) then return -1 end
   if tonumber(f[6]) <= from then return 0 end  -- a watermark had already killed it
   return 1
 end
@@ -152,7 +176,6 @@ local function revoke_many(index, members, now, tenant, cap)
       end
     end
   end
-  local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
   for key, l in pairs(removals) do
     for i = 1, #l, CHUNK do redis.call('ZREM', key, unpack(l, i, math.min(i + CHUNK - 1, #l))) end
   end
@@ -162,6 +185,104 @@ local function revoke_many(index, members, now, tenant, cap)
   for i = 1, #dels, CHUNK do redis.call('DEL', unpack(dels, i, math.min(i + CHUNK - 1, #dels))) end
   bury(dead, now)
   return n, previously, ids, latest
+end
+
+-- Kill user u's live tokens of application a (tenant tn) whole: the members of ua: that are in a:
+-- and unexpired (ZINTERSTORE takes a:'s scores, their expiry) move to uk:{t}:<u>:<a> and leave a:,
+-- whatever their number, without reading a record. Only for an index no watermark touched (no
+-- member inserted at or before the user's or application's valid-from): see kill_user.
+-- Appends the killed ids to `ids` up to `cap`; returns how many, and their latest expiry.
+local function kill_user_app(u, a, tn, now, cap, ids)
+  local killed, app = 'kt:' .. TAG, k_app(a)
+  redis.call('ZINTERSTORE', killed, 2, k_user_app(u, a), app, 'WEIGHTS', 0, 1)
+  redis.call('ZREMRANGEBYSCORE', killed, '-inf', now)  -- expired: counted nowhere, as revoke_fields does
+  local members = redis.call('ZRANGE', killed, 0, -1)
+  if #members == 0 then return 0, 0 end
+  for i = 1, #members, CHUNK do redis.call('ZREM', app, unpack(members, i, math.min(i + CHUNK - 1, #members))) end
+  for i = 1, math.min(#members, cap - #ids) do ids[#ids + 1] = members[i] end
+  local index = k_user_killed(u, a)
+  if redis.call('EXISTS', index) == 1 then  -- an earlier kill still awaits its burial
+    redis.call('ZUNIONSTORE', index, 2, index, killed, 'AGGREGATE', 'MAX')
+    redis.call('DEL', killed)
+  else
+    redis.call('RENAME', killed, index)
+  end
+  local latest = tonumber(redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2])
+  redis.call('PEXPIREAT', index, latest)  -- it lives as long as the longest-lived token it kills
+  redis.call('HSET', k_user_killed_apps(u), a, tn)
+  redis.call('SADD', k_app_killed_users(a), u)
+  redis.call('ZADD', k_burial_queue(), 'NX', now, u)
+  for _, key in ipairs({ k_user_killed_apps(u), k_app_killed_users(a), k_burial_queue() }) do extend(key, latest, now) end
+  return #members, latest
+end
+
+-- Revoke every live token of user u (of `tenant` only, unless it is ''), as revoke_many would, but
+-- application by application, each killed whole (kill_user_app) after reading a single record (for
+-- its application and tenant: a token's tenant is its application's, which never changes). What
+-- cannot be killed whole goes through revoke_many, record by record: an application whose index a
+-- valid-from watermark touched (those tokens are already dead, or dead on arrival: an import with an
+-- insert instant before it), and ids whose record is gone. Records of another tenant are left alone.
+-- Returns what revoke_many returns: revoked now, already dead, the ids (at most `cap`), latest expiry.
+local function kill_user(u, now, tenant, cap)
+  local index = k_user(u)
+  local ttl = redis.call('PTTL', index)
+  local n, ids, latest, slow = 0, {}, 0, {}
+  local function kill(a, tn)  -- the application's ids, killed or expired, all leave the index
+    local count, last = kill_user_app(u, a, tn, now, cap, ids)
+    redis.call('ZDIFFSTORE', index, 2, index, k_user_app(u, a))  -- (cheaper than a ZREM of them)
+    n, latest = n + count, math.max(latest, last)
+  end
+  local function whole(f)  -- whether the application of this record can be killed whole
+    return f[1] and (tenant == '' or f[2] == tenant)
+      and redis.call('ZCOUNT', k_user_app(u, f[1]), '-inf', valid_from(u, f[1])) == 0
+  end
+  -- The usual case: every application whole, each found by the oldest token left in the index.
+  while true do
+    local id = redis.call('ZRANGE', index, 0, 0)[1]
+    if not id then break end
+    local f = redis.call('HMGET', k_record(id), 'a', 'tn')
+    if not whole(f) then break end
+    kill(f[1], f[2])
+    redis.call('DEL', k_user_app(u, f[1]))
+    if redis.call('ZSCORE', index, id) then break end  -- never expected: it was not in ua: and a:
+  end
+  -- The rest, if anything: each application looked at once, over a copy of what is left.
+  local work = 'kw:' .. TAG
+  redis.call('ZUNIONSTORE', work, 1, index)
+  while true do
+    local id = redis.call('ZRANGE', work, 0, 0)[1]
+    if not id then break end
+    local f = redis.call('HMGET', k_record(id), 'a', 'tn')
+    if f[1] then
+      local ua, killed = k_user_app(u, f[1]), whole(f)
+      if killed then
+        kill(f[1], f[2])
+      elseif tenant == '' or f[2] == tenant then
+        for _, other in ipairs(redis.call('ZRANGE', ua, 0, -1)) do slow[#slow + 1] = other end
+      end
+      redis.call('ZDIFFSTORE', work, 2, work, ua)
+      if killed then redis.call('DEL', ua) end
+    end
+    -- still here: its record is gone, or (never expected) it was missing from its ua: index
+    if redis.call('ZREM', work, id) == 1 then slow[#slow + 1] = id end
+  end
+  if ttl > 0 and redis.call('EXISTS', index) == 1 then redis.call('PEXPIRE', index, ttl) end  -- *STORE drops it
+  local more, previously, more_ids, later = revoke_many(index, slow, now, tenant, cap - #ids)
+  for _, id in ipairs(more_ids) do ids[#ids + 1] = id end
+  return n + more, previously, ids, math.max(latest, later)
+end
+
+-- How many of user u's tokens a kill_user still holds for burial, unexpired (of application `app`
+-- and tenant `tenant` only, unless '').
+local function killed_count(u, app, tenant, now)
+  local n = 0
+  local apps = redis.call('HGETALL', k_user_killed_apps(u))
+  for i = 1, #apps, 2 do
+    if (app == '' or apps[i] == app) and (tenant == '' or apps[i + 1] == tenant) then
+      n = n + redis.call('ZCOUNT', k_user_killed(u, apps[i]), now + 1, '+inf')
+    end
+  end
+  return n
 end
 
 -- Live sessions in an index (oldest first), forgetting ids whose record has expired or gone.

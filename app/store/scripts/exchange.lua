@@ -7,6 +7,7 @@
 --       [7] stream max length, [8] event JSON (type set here: jwt.refresh or jwt.refresh-token.reuse),
 --       [9] the application the token must belong to ('' = any; an OAuth client's own tokens only),
 --       [10] scopes the caller asks for, space-separated ('' = all it was granted)
+-- A token a revoke of its user killed (awaiting burial: killed_with_user) is 'revoked', as a tombstone is.
 -- Returns: { 'ok', id, user, app, tenant, metaData JSON, expiry, start instant, slid (1|0), rotated (1|0) }
 --          { 'grace', id, user, app, tenant, metaData JSON, expiry, start instant, 0, 0, sealed current value }
 --          { 'redirect', id } (the record lives in another bucket: call again with mode 'i')
@@ -24,7 +25,9 @@ if f[10] then return { 'invalid', 'revoked' } end
 local now = now_ms()
 local x = tonumber(f[5])
 if x <= now then return { 'invalid', 'expired' } end
-if tonumber(f[7]) <= valid_from(f[1], f[2]) then return { 'invalid', 'revoked' } end
+if tonumber(f[7]) <= valid_from(f[1], f[2]) or killed_with_user(f[1], f[2], id) then
+  return { 'invalid', 'revoked' }
+end
 local owner = { f[1], f[2], f[3] }
 if ARGV[9] ~= '' and f[2] ~= ARGV[9] then return { 'invalid', 'client' } end
 if ARGV[10] ~= '' then

@@ -5,7 +5,7 @@
 --       [8] application id ('' = any: an OAuth client may revoke only its own tokens)
 -- Returns: { 'ok', id, user, app, tenant } | { 'redirect', id } | { 'missing' }
 --          | { 'foreign' } (a live token of another application, when [8] is given; unchanged)
--- A tombstone, an expired token, one a valid-from watermark killed, another owner's or tenant's
+-- A tombstone, an expired token, one a valid-from watermark or a revoke of its user killed, another owner's or tenant's
 -- token, or an old rotated value are all 'missing' (404), as FusionAuth answers.
 local id, rk = locate(ARGV[2], KEYS[1])
 if id == 'redirect' then return { 'redirect', rk } end
@@ -15,7 +15,7 @@ if not f[1] or f[5] then return { 'missing' } end
 if ARGV[3] ~= '' and f[4] ~= ARGV[3] then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
 if ARGV[5] ~= '' and f[3] ~= ARGV[5] then return { 'missing' } end
-if tonumber(f[7]) <= valid_from(f[1], f[2]) then return { 'missing' } end
+if tonumber(f[7]) <= valid_from(f[1], f[2]) or killed_with_user(f[1], f[2], id) then return { 'missing' } end
 if (ARGV[8] or '') ~= '' and f[2] ~= ARGV[8] then
   if tonumber(f[6]) > now_ms() then return { 'foreign' } end
   return { 'missing' }

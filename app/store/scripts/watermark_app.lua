@@ -8,7 +8,8 @@
 --       [3] how long the watermark must outlive now (ms: the longest an access token lives)
 -- Returns: { watermark, invalidated, previously invalidated, id... (at most the cap) }
 -- Counts are exact: the live index's members unexpired are invalidated now; the killed index's
--- unexpired members, the tombstones unexpired and the buried ones were invalidated before.
+-- unexpired members, the tombstones unexpired, the buried ones and those a revoke of their user killed
+-- (uk:, awaiting burial) were invalidated before.
 -- The watermark is past now and past its previous value (see _lib.lua, same-millisecond rule): a
 -- token stamped in this millisecond after an earlier watermark (insert instant now + 1) is covered.
 local now = now_ms()
@@ -16,6 +17,11 @@ local cap = tonumber(ARGV[2])
 local invalidated = redis.call('ZCOUNT', KEYS[1], now + 1, '+inf')
 local previously = redis.call('ZCOUNT', KEYS[4], now + 1, '+inf') + redis.call('ZCOUNT', KEYS[2], now + 1, '+inf')
   + tonumber(redis.call('GET', KEYS[5]) or 0)
+-- and those revokes of their users killed (awaiting burial: no longer in a:, not yet tombstones)
+local app = string.match(KEYS[1], '^a:{[^}]*}:(.+)$')
+for _, u in ipairs(redis.call('SMEMBERS', k_app_killed_users(app))) do
+  previously = previously + redis.call('ZCOUNT', k_user_killed(u, app), now + 1, '+inf')
+end
 local ids = {}
 if invalidated > 0 and cap > 0 then
   -- the ids of the newest-expiring members
