@@ -12,6 +12,7 @@ from redis.commands.core import Script
 
 from app import jsontext
 from app.store import keys
+from app.store.connection import is_cluster
 from app.store.lua import Call, ReplicaWait, Scripts, run_pipelined
 
 
@@ -89,8 +90,8 @@ def _tag(uuid_text: str) -> str:
 
 
 class RefreshTokenStore:
-    """Each public method is one Redis round trip (two when a record lives outside the bucket its
-    value points to: tokens imported with values minted elsewhere), except where it says so."""
+    """Each public method is one Redis round trip (on a Cluster, two when a record lives outside the
+    bucket its value points to: tokens imported with values minted elsewhere), except where it says so."""
 
     def __init__(
         self, client: redis.Redis, scripts: Scripts, stream_max_length: int, replica_wait: ReplicaWait | None = None
@@ -98,6 +99,9 @@ class RefreshTokenStore:
         self._redis = client
         self._scripts = scripts
         self._maxlen = stream_max_length
+        # How a script finds a token by value (see locate in _lib.lua): a single Redis follows a pointer
+        # into another bucket itself ('D'); a Cluster's scripts answer 'redirect' for a second call ('d').
+        self._by_value = "d" if is_cluster(client) else "D"
         self._wait = replica_wait if replica_wait is not None and replica_wait.active else None
 
     def _revoking(self, script: Script, script_keys: list[str], args: list[Any]) -> Any:
@@ -157,14 +161,15 @@ class RefreshTokenStore:
         `application_id`, a token of another application is "client"; with `scopes` (space-separated),
         asking for a scope the token was not granted is "scope": both without any change.
 
-        When the value's pointer lives in another bucket than its record and the exchange slides the
-        token's expiry, a third round trip extends that pointer too (no script may touch both slots).
+        On a Cluster, when the value's pointer lives in another bucket than its record, the record is
+        used in a second round trip, and if the exchange slides the token's expiry, a third extends that
+        pointer too (no script may touch both slots). A single Redis does it all in one.
         """
         pointer = keys.pointer(tag, token_digest)
         next_digest, sealed = next_value(tag)
         args: list[Any] = [
             tag,
-            "d",
+            self._by_value,
             token_digest,
             address,
             next_digest,
@@ -214,7 +219,7 @@ class RefreshTokenStore:
             key, mode, token_digest = keys.record(tag, token_id), "i", ""
         else:
             assert token_digest is not None and tag is not None
-            key, mode = keys.pointer(tag, token_digest), "d"
+            key, mode = keys.pointer(tag, token_digest), self._by_value
         args: list[Any] = [tag, mode, token_digest, owner, tenant, self._maxlen, event, application_id]
         result = self._revoking(self._scripts.revoke_token, [key], args)
         if result[0] == "redirect":

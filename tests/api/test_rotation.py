@@ -4,12 +4,14 @@ concurrent exchanges, and session limits."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from app import create_app
 from app.store import keys
 from tests.api.helpers import KEY, exchange_status, mint, new_application, user
+from tests.store.store_kit import imported_value
 from tests.conftest import make_settings
 
 
@@ -153,3 +155,27 @@ def test_a_session_limit_can_reject_new_sessions_instead(client):
         client.post("/api/user/refresh-token", json={"userId": who, "applicationId": app_id}, headers=KEY).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize("foreign", [False, True], ids=["pointer-in-users-bucket", "pointer-in-another-bucket"])
+def test_an_imported_value_rotates_and_its_retired_values_are_recognised(client, foreign):
+    """A value imported from elsewhere may point from another bucket than its record's; its rotations
+    are found by value as the first was, and a retired one is still reuse."""
+    app_id = one_time_app(client, grace=30)
+    who = user()
+    first = imported_value(who, foreign=foreign)
+    now = int(time.time() * 1000)
+    row = {"token": first, "userId": who, "applicationId": app_id, "insertInstant": now, "startInstant": now}
+    answer = client.post("/api/user/refresh-token/import", headers=KEY, json={"refreshTokens": [row]})
+    assert answer.status_code == 200, answer.json
+    values = [first]
+    for _ in range(3):
+        response = exchange(client, values[-1])
+        assert response.status_code == 200, response.json
+        values.append(response.json["refreshToken"])
+    assert exchange(client, values[-2]).json["refreshToken"] == values[-1]  # in the grace period
+    session = client.get(f"/api/jwt/refresh?userId={who}", headers=KEY).json["refreshTokens"]
+    assert len(session) == 1
+    assert exchange_status(client, values[0]) == 400  # retired long ago: reuse, the session dies
+    assert exchange_status(client, values[-1]) == 400
+    assert client.get(f"/api/jwt/refresh/{session[0]['id']}", headers=KEY).status_code == 404

@@ -16,7 +16,7 @@ from app.store import keys
 from app.store.lua import ReplicaWait, Scripts
 from app.store.tokens import RefreshTokenStore
 from tests.cluster.conftest import LocalCluster
-from tests.store.store_kit import Kit, event_json, new_user, user_in
+from tests.store.store_kit import Kit, event_json, imported_value, new_user, now_ms, user_in
 
 
 class Wire:
@@ -84,6 +84,20 @@ def test_each_step_on_one_bucket_is_one_round_trip_and_a_user_with_1000_tokens_i
 
     assert wire.measure(revoke_all) == 1
     assert count is not None and count.invalidated == 1000
+
+
+def test_a_value_whose_pointer_is_in_another_slot_is_used_in_a_second_round_trip(kit: Kit, wire: Wire) -> None:
+    """A Cluster script touches one slot only: the pointer's answers 'redirect', the record's does the
+    work, and a sliding expiry extends the pointer in a third (one node does all in one: tests/store)."""
+    warm(kit)
+    user = new_user()
+    token = kit.import_one(user, imported_value(user, foreign=True))
+    sliding = kit.import_one(user, imported_value(user, foreign=True), policy="S:60000", start=now_ms() - 30000)
+
+    assert wire.measure(lambda: kit.exchange(token)) == 2
+    assert wire.measure(lambda: kit.exchange(sliding)) == 3
+    assert wire.measure(lambda: kit.revoke(token)) == 2
+    assert kit.exchange(token) == "revoked"
 
 
 def test_revoking_an_application_is_one_round_trip_per_master_then_one_for_its_event_and_job(

@@ -25,6 +25,9 @@
 -- a token minted before a watermark is dead, one minted after it lives, even in the same ms.
 
 local TAG = ARGV[1]
+-- The bucket of a value's digest pointer: TAG, unless locate() followed a pointer to a record in
+-- another bucket (then TAG becomes the record's, and this stays the pointer's).
+local VALUE_TAG = TAG
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -32,7 +35,7 @@ local function now_ms()
 end
 
 local function k_record(id) return 'rt:' .. TAG .. ':' .. id end
-local function k_pointer(dg) return 'dg:' .. TAG .. ':' .. dg end
+local function k_pointer(dg) return 'dg:' .. VALUE_TAG .. ':' .. dg end
 local function k_user(u) return 'u:' .. TAG .. ':' .. u end
 local function k_user_app(u, a) return 'ua:' .. TAG .. ':' .. u .. ':' .. a end
 local function k_app(a) return 'a:' .. TAG .. ':' .. a end
@@ -314,14 +317,21 @@ local function evict_oldest(index, keep, now, maxlen, event)
   end
 end
 
--- Find a token by KEYS[1]: a digest pointer (mode 'd') or a record key (mode 'i').
--- Returns id, record key, or nil; or ('redirect', id) when the record lives in another bucket.
+-- Find a token by KEYS[1]: a digest pointer (mode 'd' or 'D') or a record key (mode 'i').
+-- Returns id, record key, or nil. When the record lives in another bucket (a value imported from
+-- elsewhere): mode 'd' returns ('redirect', id), for the caller to call again in that bucket (a
+-- Cluster script may touch only its own slot); mode 'D', sent to a single Redis where any key is
+-- at hand, goes on there itself, in the record's bucket (TAG), saving the round trip.
 local function locate(mode, key)
   if mode == 'i' then
     return string.match(key, '^rt:{[^}]*}:(.+)$'), key
   end
   local id = redis.call('GET', key)
   if not id then return nil end
-  if string.sub(id, -1) ~= string.sub(TAG, 3, 3) then return 'redirect', id end
+  local bucket = string.sub(id, -1)
+  if bucket ~= string.sub(TAG, 3, 3) then
+    if mode ~= 'D' then return 'redirect', id end
+    TAG = '{b' .. bucket .. '}'
+  end
   return id, k_record(id)
 end

@@ -1,8 +1,8 @@
 -- Use a refresh token: check it is live, record the access, slide its expiry by its policy, and
 -- for a one-time token rotate its value; detect reuse of an old value. Appends one event.
--- KEYS: [1] its digest pointer dg:{t}:<digest> (mode 'd') or record rt:{t}:<id> (mode 'i')
+-- KEYS: [1] its digest pointer dg:{t}:<digest> (mode 'd' or 'D', see locate) or record rt:{t}:<id> (mode 'i')
 -- ARGV: [1] tag, [2] mode, [3] digest of the presented value, [4] caller address,
---       [5] digest of the next value (used only by a one-time token, whose record is in this tag),
+--       [5] digest of the next value, minted for tag [1] (used only by a one-time token),
 --       [6] the next value sealed under the presented one (kept for the grace window),
 --       [7] stream max length, [8] event JSON (type set here: jwt.refresh or jwt.refresh-token.reuse),
 --       [9] the application the token must belong to ('' = any; an OAuth client's own tokens only),
@@ -65,8 +65,8 @@ if kind ~= 'F' then
   if nx > x then
     x, slid = nx, 1
     redis.call('PEXPIREAT', rk, x)
-    -- The pointer is KEYS[1] in mode 'd'; one in another bucket (mode 'i') is the caller's to extend.
-    if ARGV[2] == 'd' then redis.call('PEXPIREAT', KEYS[1], x) end
+    -- The pointer is KEYS[1] in modes 'd' and 'D'; one in another bucket (mode 'i') is the caller's to extend.
+    if ARGV[2] ~= 'i' then redis.call('PEXPIREAT', KEYS[1], x) end
     for _, key in ipairs({ k_user(f[1]), k_user_app(f[1], f[2]), k_app(f[2]) }) do extend(key, x, now) end
     redis.call('ZADD', k_app(f[2]), 'XX', x, id)  -- the app index is scored by expiry
   end

@@ -1,5 +1,5 @@
 -- Revoke one token, found by value (mode 'd') or by id (mode 'i'), and record the event.
--- KEYS: [1] dg:{t}:<digest> (mode 'd') or rt:{t}:<id> (mode 'i')
+-- KEYS: [1] dg:{t}:<digest> (mode 'd' or 'D', see locate) or rt:{t}:<id> (mode 'i')
 -- ARGV: [1] tag, [2] mode, [3] digest ('' with mode 'i'), [4] owner user id ('' = any),
 --       [5] tenant id ('' = any), [6] stream max length, [7] event JSON,
 --       [8] application id ('' = any: an OAuth client may revoke only its own tokens)
