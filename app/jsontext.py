@@ -5,7 +5,7 @@ costs tens of microseconds for an event or a response; orjson writes the same te
 differ only where orjson writes non-ASCII characters unescaped (then the result has a byte above
 127, and the standard library writes it again), integers beyond 64 bits (orjson refuses), and
 floats (1.5e-7 for 1.5e-07, null for NaN), which only JSON a caller chose can hold: with
-`caller_json` the standard library writes it.
+`caller_json`, the standard library writes any that holds a float.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _COMPACT_SORTED = json.JSONEncoder(separators=(",", ":"), default=str, sort_keys
 
 def dumps(value: Any, *, sort_keys: bool = False, caller_json: bool = False) -> bytes:
     """`value` as compact JSON (non-ASCII escaped, unknown types as str()), as json.dumps writes it."""
-    if not caller_json:
+    if not caller_json or not _holds_float(value):
         try:
             text = orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
         except orjson.JSONEncodeError:
@@ -31,6 +31,21 @@ def dumps(value: Any, *, sort_keys: bool = False, caller_json: bool = False) -> 
             if text.isascii() and b"\x7f" not in text:  # the standard library escapes DEL too
                 return text
     return (_COMPACT_SORTED if sort_keys else _COMPACT).encode(value).encode()
+
+
+def _holds_float(value: Any) -> bool:
+    """Whether a float is anywhere in value (a walk costs a few microseconds; the standard library's
+    writing of a small document, tens)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
 
 
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")

@@ -50,6 +50,7 @@ Configuration (small, cached per process; not on a token's slot):
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from base64 import urlsafe_b64encode
@@ -61,14 +62,13 @@ _HEX = "0123456789abcdef"
 TAGS = tuple(f"{{b{c}}}" for c in _HEX)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def is_canonical_uuid(value: object) -> bool:
-    """Whether value is a UUID in its canonical text form (lower case, dashed): what every id here is."""
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    """Whether value is a UUID in its canonical text form (lower case, dashed): what every id here is,
+    and exactly the texts str(uuid.UUID(value)) gives back unchanged."""
+    return isinstance(value, str) and _CANONICAL_UUID.fullmatch(value) is not None
 
 
 def bucket_of_uuid(value: uuid.UUID) -> int:

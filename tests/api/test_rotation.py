@@ -11,8 +11,8 @@ import pytest
 from app import create_app
 from app.store import keys
 from tests.api.helpers import KEY, exchange_status, mint, new_application, user
-from tests.store.store_kit import imported_value
 from tests.conftest import make_settings
+from tests.store.store_kit import imported_value
 
 
 def exchange(client, value: str):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from app import jsontext
 from app.ids import random_uuid
+from app.store.keys import is_canonical_uuid
 
 OWN = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -45,3 +46,22 @@ def test_random_uuids_are_version_4_in_uuid4s_format() -> None:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
     assert {text[19] for text in seen} == set("89ab")
+
+
+def _round_trips(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+@given(
+    value=st.uuids().map(str)
+    | st.uuids().map(lambda u: str(u).upper())
+    | st.uuids().map(lambda u: u.hex)
+    | st.text(alphabet="0123456789abcdefABCDEF-{}urn:", min_size=30, max_size=45)
+    | st.text(max_size=40)
+)
+def test_a_canonical_uuid_is_exactly_a_text_uuid_gives_back_unchanged(value: str) -> None:
+    assert is_canonical_uuid(value) == _round_trips(value)
+    assert is_canonical_uuid(value + "\n") is False and is_canonical_uuid(None) is False

@@ -10,19 +10,21 @@
 local id, rk = locate(ARGV[2], KEYS[1])
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'missing' } end
-local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'cd', 'rv', 'x', 'ii')
-if not f[1] or f[5] then return { 'missing' } end
-if ARGV[3] ~= '' and f[4] ~= ARGV[3] then return { 'missing' } end
+-- One read of the record serves the checks and the revoke (fields in revoke_fields's order).
+local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii', 'cd')
+if not f[1] or f[4] then return { 'missing' } end
+if ARGV[3] ~= '' and f[7] ~= ARGV[3] then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
-if ARGV[5] ~= '' and f[3] ~= ARGV[5] then return { 'missing' } end
-if tonumber(f[7]) <= valid_from(f[1], f[2]) or killed_with_user(f[1], f[2], id) then return { 'missing' } end
+if ARGV[5] ~= '' and f[5] ~= ARGV[5] then return { 'missing' } end
+local from = valid_from(f[1], f[2])
+if tonumber(f[6]) <= from or killed_with_user(f[1], f[2], id) then return { 'missing' } end
+local now = now_ms()
 if (ARGV[8] or '') ~= '' and f[2] ~= ARGV[8] then
-  if tonumber(f[6]) > now_ms() then return { 'foreign' } end
+  if tonumber(f[3]) > now then return { 'foreign' } end
   return { 'missing' }
 end
-local now = now_ms()
 local dead = {}
-if revoke_record(id, now, dead) ~= 1 then return { 'missing' } end
+if revoke_fields(id, rk, f, from, now, AT_ONCE, dead) ~= 1 then return { 'missing' } end
 bury(dead, now)
-emit(ARGV[6], 'jwt.refresh-token.revoke', ARGV[7], 1, 0, { id }, { f[1], f[2], f[3] })
-return { 'ok', id, f[1], f[2], f[3] }
+emit(ARGV[6], 'jwt.refresh-token.revoke', ARGV[7], 1, 0, { id }, { f[1], f[2], f[5] })
+return { 'ok', id, f[1], f[2], f[5] }
