@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -138,7 +137,7 @@ class RefreshTokenStore:
                 t.insert_instant or "",
                 t.start_instant or "",
                 t.policy,
-                json.dumps(t.meta, separators=(",", ":")),
+                jsontext.dumps(t.meta, caller_json=True).decode(),
                 t.one_time,
                 t.session_limit,
             ]
