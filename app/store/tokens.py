@@ -291,7 +291,7 @@ class RefreshTokenStore:
         (Access tokens are minted with a jti in their session's bucket, so both keys share a slot.)"""
         tag = _tag(token_id)
         jti = jti if jti and jti[-1:] == token_id[-1:] else ""
-        return bool(self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", jti]))
+        return self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", jti, "1"]) == 1
 
     def live_counts(self, application_ids: Sequence[str], now_ms: int) -> dict[str, int]:
         """How many of each application's tokens are live: a ZCOUNT of its expiry-scored index per

@@ -2,15 +2,22 @@
 -- validation.
 -- KEYS: [1] rt:{t}:<id>
 -- ARGV: [1] tag, [2] digest its current value must have ('' = any),
---       [3] an access token's jti to check against the denylist dj:{t}: ('' = none)
--- Returns: { u, a, tn, ii, si, x, la, lad, m } or {} when missing, revoked, expired, killed by a
--- valid-from watermark or a revoke of its user (awaiting burial), (with [2]) not the current value, or (with [3]) a denied access token.
-local f = redis.call('HMGET', KEYS[1], 'u', 'a', 'tn', 'ii', 'si', 'x', 'la', 'lad', 'm', 'rv', 'cd')
-if not f[1] or f[10] or tonumber(f[6]) <= now_ms() then return {} end
-if ARGV[2] ~= '' and f[11] ~= ARGV[2] then return {} end
+--       [3] an access token's jti to check against the denylist dj:{t}: ('' = none),
+--       [4] '1' to ask only whether it is live (validation: nothing else is read or returned)
+-- Returns: { u, a, tn, ii, si, x, la, lad, m } (or 1, with [4]) or {} when missing, revoked, expired,
+-- killed by a valid-from watermark or a revoke of its user (awaiting burial), (with [2]) not the
+-- current value, or (with [3]) a denied access token.
+local only_live = ARGV[4] == '1'
+local f
+if only_live then
+  f = redis.call('HMGET', KEYS[1], 'u', 'a', 'x', 'ii', 'rv', 'cd')
+else
+  f = redis.call('HMGET', KEYS[1], 'u', 'a', 'x', 'ii', 'rv', 'cd', 'tn', 'si', 'la', 'lad', 'm')
+end
+if not f[1] or f[5] or tonumber(f[3]) <= now_ms() then return {} end
+if ARGV[2] ~= '' and f[6] ~= ARGV[2] then return {} end
 if ARGV[3] ~= '' and redis.call('EXISTS', 'dj:' .. TAG .. ':' .. ARGV[3]) == 1 then return {} end
 if tonumber(f[4]) <= valid_from(f[1], f[2]) then return {} end
 if killed_with_user(f[1], f[2], locate('i', KEYS[1])) then return {} end
-local out = {}
-for j = 1, 9 do out[j] = f[j] or '' end
-return out
+if only_live then return 1 end
+return { f[1], f[2], f[7] or '', f[4], f[8] or '', f[3], f[9] or '', f[10] or '', f[11] or '' }
