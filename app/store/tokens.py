@@ -272,9 +272,8 @@ class RefreshTokenStore:
         result = self._scripts.list(
             keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant]
         )
-        rows = result[1:]
-        tokens = [_stored(rows[i], rows[i + 1 : i + 10]) for i in range(0, len(rows), 10)]
-        return tokens, bool(int(result[0]))
+        # list.lua joins a token's id and record fields with NUL, which none of them can hold
+        return [_listed(row) for row in result[1:]], bool(int(result[0]))
 
     def get(self, token_id: str) -> StoredToken | None:
         """A live token by id (not revoked, expired or killed by a watermark); changes nothing."""
@@ -364,6 +363,11 @@ class RefreshTokenStore:
 
     def _run_scripts(self, calls: Sequence[Call]) -> list[Any]:
         return run_pipelined(self._redis, calls)
+
+
+def _listed(row: str) -> StoredToken:
+    token_id, *fields = row.split("\0", 9)
+    return _stored(token_id, fields)
 
 
 def _stored(token_id: str, f: Sequence[str | None]) -> StoredToken:
