@@ -5,7 +5,10 @@
     ROWS=exchange PROFILE=1 .venv/bin/python bench/cpu.py   # cProfile of the first row, by own time
 
 Counts process CPU time (user + system: a Redis round trip's socket calls are system time), so the
-numbers move much less than wall-clock ones on a shared machine; Redis's own CPU is not in them.
+numbers move much less than wall-clock ones on a shared machine; Redis's own CPU is not in them, but
+the next columns are Redis's own account: its process CPU a request (INFO cpu: commands, network,
+event loop) and the microseconds its scripts took (INFO commandstats' EVALSHA, which includes the
+commands a script calls).
 The last rows are the floors on the same Redis: a bare Flask endpoint doing one round trip (what
 bench/run.py and ../shared/peers divide by), the same as a bare WSGI function, and the round trip
 alone. Starts its own redis-server on a free port and stops it.
@@ -169,9 +172,14 @@ def measure(store: redis.Redis, n: int) -> None:
         profile.runcall(cpu_per_call, app, environs)
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
         return
-    print(f"| row | CPU us a request (n={n}) |\n|---|--:|")
+    print(f"| row | CPU us a request (n={n}) | Redis us a request | of it EVALSHA |\n|---|--:|--:|--:|")
     for name in chosen:
-        print(f"| {name} | {cpu_per_call(app, rows[name]()):.1f} |")
+        environs = rows[name]()
+        store.config_resetstat()
+        redis_before = redis_usec(store)[0]
+        cpu = cpu_per_call(app, environs)
+        redis_after, scripts = redis_usec(store)
+        print(f"| {name} | {cpu:.1f} | {(redis_after - redis_before) / n:.1f} | {scripts / n:.1f} |")
 
     floor = Flask("floor")
 
@@ -192,6 +200,13 @@ def measure(store: redis.Redis, n: int) -> None:
     for _ in range(n):
         store.delete("floor:nothing")
     print(f"| one redis-py round trip alone | {(time.process_time() - started) / n * 1e6:.1f} |")
+
+
+def redis_usec(store: redis.Redis) -> tuple[float, int]:
+    """Redis's process CPU so far (us), and the us its scripts took since the last CONFIG RESETSTAT."""
+    cpu = store.info("cpu")
+    scripts = store.info("commandstats").get("cmdstat_evalsha", {})
+    return (float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])) * 1e6, int(scripts.get("usec", 0))
 
 
 if __name__ == "__main__":

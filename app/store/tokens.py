@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from redis.commands.core import Script
@@ -32,8 +32,10 @@ class NewToken:
     session_limit: str = ""  # "" or "<maximum>:<E (evict oldest) | R (reject new)>"
 
 
-@dataclass(frozen=True)
-class StoredToken:
+class StoredToken(NamedTuple):
+    """A live token's record. (A NamedTuple: built a third as dear as a frozen dataclass, and a
+    listing builds one per token.)"""
+
     token_id: str
     user_id: str
     application_id: str
@@ -240,7 +242,7 @@ class RefreshTokenStore:
         values = self._scripts.inspect(
             keys=[keys.record(record_tag, str(token_id))], args=[record_tag, token_digest, ""]
         )
-        return _stored(str(token_id), values) if values else None
+        return _stored(str(token_id), *values) if values else None
 
     def is_known(self, token_digest: str, tag: str) -> bool:
         """Whether a value was ever a token here and its record is still kept (live or tombstone)."""
@@ -276,15 +278,14 @@ class RefreshTokenStore:
         result = self._scripts.list(
             keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant]
         )
-        rows = result[1:]
-        tokens = [_stored(rows[i], rows[i + 1 : i + 10]) for i in range(0, len(rows), 10)]
-        return tokens, bool(int(result[0]))
+        # list.lua joins a token's id and record fields with NUL, which none of them can hold
+        return [_stored(*row.split("\0", 9)) for row in result[1:]], bool(int(result[0]))
 
     def get(self, token_id: str) -> StoredToken | None:
         """A live token by id (not revoked, expired or killed by a watermark); changes nothing."""
         tag = _tag(token_id)
         values = self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, "", ""])
-        return _stored(token_id, values) if values else None
+        return _stored(token_id, *values) if values else None
 
     def session_is_live(self, token_id: str, jti: str = "") -> bool:
         """Whether an access token's session is live and the token itself not denied: one call.
@@ -370,16 +371,18 @@ class RefreshTokenStore:
         return run_pipelined(self._redis, calls)
 
 
-def _stored(token_id: str, f: Sequence[str | None]) -> StoredToken:
+def _stored(token_id: str, u: str, a: str, tn: str, ii: str, si: str, x: str, la: str, lad: str, m: str) -> StoredToken:
+    """A token from its id and its record's fields (as inspect.lua and list.lua give them, '' when
+    missing)."""
     return StoredToken(
-        token_id=token_id,
-        user_id=str(f[0]),
-        application_id=str(f[1]),
-        tenant_id=str(f[2]),
-        insert_instant=int(f[3] or 0),
-        start_instant=int(f[4] or 0),
-        expiry=int(f[5] or 0),
-        last_accessed_instant=int(f[6]) if f[6] else None,
-        last_accessed_address=f[7] or None,
-        meta=jsontext.loads(f[8] or "{}"),
+        token_id,
+        u,
+        a,
+        tn,
+        int(ii or 0),
+        int(si or 0),
+        int(x or 0),
+        int(la) if la else None,
+        lad or None,
+        jsontext.loads(m or "{}"),
     )

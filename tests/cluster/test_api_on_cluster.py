@@ -6,6 +6,7 @@ from tests.api.test_access_tokens import *  # noqa: F403
 from tests.api.test_admin_api import *  # noqa: F403
 from tests.api.test_events_api import *  # noqa: F403
 from tests.api.test_graph_and_elastic import *  # noqa: F403
+from tests.api.test_listing_answers import *  # noqa: F403
 from tests.api.test_oauth import *  # noqa: F403
 from tests.api.test_refresh_api import *  # noqa: F403
 from tests.api.test_rotation import *  # noqa: F403

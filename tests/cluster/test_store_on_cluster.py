@@ -5,6 +5,7 @@ test_round_trips_on_cluster.py counts them on the Cluster.)"""
 
 from tests.store.test_embedded_store import *  # noqa: F403
 from tests.store.test_event_store import *  # noqa: F403
+from tests.store.test_listing import *  # noqa: F403
 from tests.store.test_refresh_token_store import *  # noqa: F403
 from tests.store.test_store_concurrency import *  # noqa: F403
 from tests.store.test_store_events_and_round_trips import (  # noqa: F401

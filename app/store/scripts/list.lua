@@ -2,40 +2,61 @@
 -- KEYS: [1] the live index (u: or ua: of this tag)
 -- ARGV: [1] tag, [2] limit, [3] cursor insert instant ('' = from the newest), [4] cursor id,
 --       [5] tenant id ('' = any)
--- Returns: { more (0|1), then per token: id, u, a, tn, ii, si, x, la, lad, m }
+-- Returns: { more (0|1), then per token one string: id, u, a, tn, ii, si, x, la, lad, m joined by
+-- NUL (none can hold one: ids are UUIDs, instants digits, lad an address, m JSON, which escapes it) }
 -- Cursor: tokens strictly older than (instant, id) in the order (insert instant desc, id desc).
+-- (One string a token, not ten: Redis converting replies to Lua and back, and the client parsing
+-- them, cost per element.)
 local now = now_ms()
 local limit, tenant = tonumber(ARGV[2]), ARGV[5]
-local max = '+inf'
-if ARGV[3] ~= '' then max = ARGV[3] end
+local cursor, after = ARGV[3] ~= '', ARGV[4]
+local max, at = '+inf', tonumber(ARGV[3])
+if cursor then max = ARGV[3] end
 local out, found, offset = { 0 }, 0, 0
-local froms = {}
-local function killed(f)
-  local scope = f[1] .. ':' .. f[2]
-  if not froms[scope] then froms[scope] = valid_from(f[1], f[2]) end
-  return tonumber(f[4]) <= froms[scope]
+local froms = {}  -- user -> application -> valid-from watermark: each read once
+local function killed(u, a, ii)
+  local of_user = froms[u]
+  if not of_user then
+    of_user = {}
+    froms[u] = of_user
+  end
+  local from = of_user[a]
+  if not from then
+    from = valid_from(u, a)
+    of_user[a] = from
+  end
+  -- no watermark (0) kills nothing: every insert instant is past 0, and tonumber is not free
+  return from ~= 0 and tonumber(ii) <= from
 end
+-- Scores (insert instants) are read only with a cursor: only then must ids tied with it be skipped.
+local step, PAGE = 1, 200
 while true do
-  local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', offset, 200)
+  local page
+  if cursor then
+    page, step = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', offset, PAGE), 2
+  else
+    page = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'LIMIT', offset, PAGE)
+  end
   if #page == 0 then break end
-  offset = offset + #page / 2
-  for i = 1, #page, 2 do
-    local id, score = page[i], page[i + 1]
-    if not (ARGV[3] ~= '' and tonumber(score) == tonumber(ARGV[3]) and id >= ARGV[4]) then
+  offset = offset + #page / step
+  for i = 1, #page, step do
+    local id = page[i]
+    if not (cursor and tonumber(page[i + 1]) == at and id >= after) then
       local f = redis.call('HMGET', k_record(id), 'u', 'a', 'tn', 'ii', 'si', 'x', 'la', 'lad', 'm', 'rv')
       if not f[1] or tonumber(f[6]) <= now then
         redis.call('ZREM', KEYS[1], id)
         offset = offset - 1
-      elseif not f[10] and (tenant == '' or f[3] == tenant) and not killed(f) then
+      elseif not f[10] and (tenant == '' or f[3] == tenant) and not killed(f[1], f[2], f[4]) then
         if found == limit then
           out[1] = 1
           return out
         end
         found = found + 1
-        out[#out + 1] = id
-        for j = 1, 9 do out[#out + 1] = f[j] or '' end
+        out[found + 1] = id .. '\0' .. f[1] .. '\0' .. f[2] .. '\0' .. (f[3] or '') .. '\0' .. (f[4] or '')
+          .. '\0' .. (f[5] or '') .. '\0' .. f[6] .. '\0' .. (f[7] or '') .. '\0' .. (f[8] or '') .. '\0' .. (f[9] or '')
       end
     end
   end
+  if #page < PAGE * step then break end  -- the index holds no more (this script only removes)
 end
 return out
