@@ -145,3 +145,25 @@ def test_revoking_a_user_of_a_thousand_tokens_runs_a_few_commands_not_a_few_per_
     stats = kit.redis.info("commandstats")
     nested = sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_evalsha", "cmdstat_config|resetstat"))
     assert nested < 60, stats  # one record read and a few whole-set commands, not ~10 per token
+
+
+def test_a_user_index_holding_another_applications_ids_keeps_them_whatever_the_sizes(any_kit: Kit) -> None:
+    """The kill of one application empties the user's index only when nothing else is in it: here its
+    per-application index keeps an expired id the user's index has already forgotten (a listing of
+    all the user's tokens forgets it there only), so both indexes have the same size."""
+    user = user_in(6)
+    mine = any_kit.mint_many(2, user, "app-a")
+    any_kit.mint(user, "app-a", policy="F:300")
+    other = any_kit.mint(user, "app-b")
+    time.sleep(0.35)
+    assert sorted(any_kit.list_all(user)) == sorted(t.token_id for t in mine + [other])
+    tag = keys.TAGS[6]
+    assert any_kit.redis.zcard(keys.user_index(tag, user)) == any_kit.redis.zcard(
+        keys.user_app_index(tag, user, "app-a")
+    )
+
+    count = revoke_user(any_kit, user)
+
+    assert (count.invalidated, sorted(count.token_ids)) == (3, sorted(t.token_id for t in mine + [other]))
+    assert any_kit.exchange(other) == "revoked"
+    assert any_kit.list_all(user) == []

@@ -232,7 +232,14 @@ local function kill_user(u, now, tenant, cap)
   local n, ids, latest, slow = 0, {}, 0, {}
   local function kill(a, tn)  -- the application's ids, killed or expired, all leave the index
     local count, last = kill_user_app(u, a, tn, now, cap, ids)
-    redis.call('ZDIFFSTORE', index, 2, index, k_user_app(u, a))  -- (cheaper than a ZREM of them)
+    local ua = k_user_app(u, a)
+    if redis.call('ZINTERCARD', 2, index, ua) == redis.call('ZCARD', index) then
+      -- nothing in u: but this application's ids (the usual user): counting is cheaper than
+      -- ZDIFFSTORE's copy, and UNLINK frees the index off Redis's main thread
+      redis.call('UNLINK', index)
+    else
+      redis.call('ZDIFFSTORE', index, 2, index, ua)  -- (cheaper than a ZREM of them)
+    end
     n, latest = n + count, math.max(latest, last)
   end
   local function whole(f)  -- whether the application of this record can be killed whole
@@ -246,7 +253,7 @@ local function kill_user(u, now, tenant, cap)
     local f = redis.call('HMGET', k_record(id), 'a', 'tn')
     if not whole(f) then break end
     kill(f[1], f[2])
-    redis.call('DEL', k_user_app(u, f[1]))
+    redis.call('UNLINK', k_user_app(u, f[1]))
     if redis.call('ZSCORE', index, id) then break end  -- never expected: it was not in ua: and a:
   end
   -- The rest, if anything: each application looked at once, over a copy of what is left.
@@ -264,7 +271,7 @@ local function kill_user(u, now, tenant, cap)
         for _, other in ipairs(redis.call('ZRANGE', ua, 0, -1)) do slow[#slow + 1] = other end
       end
       redis.call('ZDIFFSTORE', work, 2, work, ua)
-      if killed then redis.call('DEL', ua) end
+      if killed then redis.call('UNLINK', ua) end
     end
     -- still here: its record is gone, or (never expected) it was missing from its ua: index
     if redis.call('ZREM', work, id) == 1 then slow[#slow + 1] = id end
