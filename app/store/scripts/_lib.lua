@@ -111,9 +111,12 @@ local function revoke_fields(id, rk, f, from, now, ops, dead)
   ops.remove(k_user(u), id)
   ops.remove(k_user_app(u, a), id)
   ops.remove(k_app(a), id)
-  ops.remove(k_app_killed(a), id)  -- an id is in one of these two (a watermark moved it): both is the same
+  -- killed by a watermark: perhaps in ak: instead (an application watermark moved a: there whole,
+  -- with none but tokens inserted at or before it)
+  local killed = tonumber(f[6]) <= from
+  if killed then ops.remove(k_app_killed(a), id) end
   if not tombstone(id, rk, f, now, ops, dead) then return -1 end
-  if tonumber(f[6]) <= from then return 0 end  -- a watermark had already killed it
+  if killed then return 0 end  -- a watermark had already killed it
   return 1
 end
 
