@@ -1,4 +1,4 @@
--- Shared prelude, prepended to every script by app/store/scripts.py.
+-- Shared prelude: app/store/lua.py prepends to each script the definitions here it uses (prelude_for).
 -- Key names mirror app/store/keys.py; every key built here carries the caller's tag (ARGV[1]),
 -- so a script only ever touches the hash slot of the keys it was given.
 --
