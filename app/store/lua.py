@@ -1,4 +1,4 @@
-"""The Lua scripts, each registered once per connection with the shared prelude (_lib.lua)."""
+"""The Lua scripts: each sent by SHA, with the definitions of the shared prelude (_lib.lua) it uses."""
 
 from __future__ import annotations
 
@@ -82,8 +82,13 @@ class Scripts:
 
     @classmethod
     def register(cls, client: redis.Redis) -> Scripts:
-        """Register by SHA: EVALSHA on every call, EVAL once after a NOSCRIPT (a restarted Redis)."""
-        return cls(**{name: LeanScript(client, source(name)) for name in NAMES})
+        """Every script of NAMES for `client`."""
+        return cls(**{name: script_for(client, name) for name in NAMES})
+
+
+def script_for(client: Any, name: str) -> LeanScript:
+    """A script of scripts/ for `client`: EVALSHA on every call (see LeanScript)."""
+    return LeanScript(client, source(name))
 
 
 class LeanScript(Script):

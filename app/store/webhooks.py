@@ -18,7 +18,7 @@ import redis
 
 from app.store import keys
 from app.store.events import stream
-from app.store.lua import Call, run_pipelined, source
+from app.store.lua import Call, run_pipelined, script_for
 
 OUTSTANDING_TTL_MS = 7 * 24 * 3600 * 1000  # far longer than any retry schedule
 LEASE_MARGIN_MS = 1000
@@ -62,10 +62,10 @@ class WebhookStore:
     def __init__(self, client: redis.Redis, dead_letter_max: int):
         self._redis = client
         self._dead_letter_max = dead_letter_max
-        self._fanout = client.register_script(source("event_fanout"))
-        self._settle = client.register_script(source("event_settle"))
-        self._take = client.register_script(source("webhook_take"))
-        self._fail = client.register_script(source("webhook_fail"))
+        self._fanout = script_for(client, "event_fanout")
+        self._settle = script_for(client, "event_settle")
+        self._take = script_for(client, "webhook_take")
+        self._fail = script_for(client, "webhook_fail")
 
     # -- the stream side (each entry's bucket) -------------------------------------------------
     def fan_out(self, entries: Sequence[tuple[int, str, Sequence[str]]]) -> list[list[str]]:

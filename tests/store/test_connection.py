@@ -13,6 +13,7 @@ import redis
 
 from app.config import Settings
 from app.store.connection import ThreadConnectionRedis, connect
+from app.store.lua import LeanScript
 from tests.conftest import RedisServer
 
 
@@ -99,3 +100,20 @@ def test_a_thread_that_ends_closes_its_connection(redis_server: RedisServer) -> 
     gc.collect()
     assert len(watcher.client_list()) <= before + 1
     watcher.close()
+
+
+def test_scripts_and_commands_are_sent_as_redis_py_sends_them_and_survive_a_script_flush(
+    redis_server: RedisServer,
+) -> None:
+    """hiredis packs plain arguments at once (app/store/connection.py's _packed); anything else goes
+    through redis-py's packer; a script Redis forgot is loaded again and the call repeated."""
+    client = client_for(redis_server)
+    echo = LeanScript(client, "return {KEYS[1], ARGV[1], ARGV[2], ARGV[3]}")
+    assert echo(keys=["k"], args=[1.5e-07, 2**70, b"raw"]) == ["k", "1.5e-07", str(2**70), "raw"]
+    client.script_flush()
+    assert echo(keys=["k"], args=["x", 2, "y"]) == ["k", "x", "2", "y"]
+    assert client.script_exists(echo.sha) == [True]  # SCRIPT LOAD, a command of two words, went through
+    key = f"packed:{os.getpid()}:{time.monotonic_ns()}"
+    with pytest.raises(redis.DataError):
+        client.set(key, True)  # type: ignore[arg-type]  # refused as redis-py refuses it, nothing sent
+    assert client.get(key) is None

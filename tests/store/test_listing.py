@@ -23,6 +23,24 @@ def _record(kit: Kit, token: Token) -> str:
     return keys.record(tag_of_user(token.user_id), token.token_id)
 
 
+def _as_stored(kit: Kit, token: Token, app: str, tenant: str, address: str | None, meta: dict) -> StoredToken:
+    """The token as its record stands in Redis, with what the test wrote into it."""
+    record = kit.redis.hgetall(_record(kit, token))
+    accessed = int(record["la"]) if "la" in record else None
+    return StoredToken(
+        token.token_id,
+        token.user_id,
+        app,
+        tenant,
+        int(record["ii"]),
+        int(record["si"]),
+        int(record["x"]),
+        accessed,
+        address,
+        meta,
+    )
+
+
 def _pages(kit: Kit, user: str, limit: int, tenant: str = "") -> list[list[str]]:
     pages: list[list[str]] = []
     cursor = None
@@ -53,33 +71,12 @@ def test_a_listed_token_carries_every_field_of_its_record_and_equals_the_token_g
 
     found, more = any_kit.store.list_tokens(user, None, tenant="", limit=10, cursor=None)
 
-    used_record, fresh_record = (any_kit.redis.hgetall(_record(any_kit, t)) for t in (used, fresh))
     expected = {
-        used.token_id: StoredToken(
-            used.token_id,
-            user,
-            "app-1",
-            "tenant-1",
-            int(used_record["ii"]),
-            int(used_record["si"]),
-            int(used_record["x"]),
-            int(used_record["la"]),
-            "2001:db8::1",
-            meta,
-        ),
-        fresh.token_id: StoredToken(
-            fresh.token_id,
-            user,
-            "app-2",
-            "tenant-2",
-            int(fresh_record["ii"]),
-            int(fresh_record["si"]),
-            int(fresh_record["x"]),
-            None,
-            None,
-            {},
-        ),
+        used.token_id: _as_stored(any_kit, used, "app-1", "tenant-1", "2001:db8::1", meta),
+        fresh.token_id: _as_stored(any_kit, fresh, "app-2", "tenant-2", None, {}),
     }
+    assert expected[fresh.token_id].last_accessed_instant is None  # never exchanged
+    assert expected[used.token_id].last_accessed_instant is not None
     assert {t.token_id: t for t in found} == expected
     assert not more
     assert found == [any_kit.store.get(t.token_id) for t in found]

@@ -1,6 +1,7 @@
 -- Shared prelude: app/store/lua.py prepends to each script the definitions here it uses (prelude_for).
 -- Key names mirror app/store/keys.py; every key built here carries the caller's tag (ARGV[1]),
--- so a script only ever touches the hash slot of the keys it was given.
+-- so a script only ever touches the hash slot of the keys it was given (except, on one node where
+-- no slots exist, when locate() in mode 'D' follows a value's pointer into its record's bucket).
 --
 -- A token record rt:{t}:<id> is a hash:
 --   u user id, a application id, tn tenant id, ii insert instant, si start instant,
