@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from werkzeug.wrappers import Request
 
+from app import jsontext
+from app.answers import JSON, Answer
 from app.errors import NotFound
 from app.schemas.tokens import Device, MetaData
 from app.store.tokens import RevokeCount, StoredToken
@@ -70,6 +72,35 @@ def refresh_token(token: StoredToken) -> dict[str, Any]:
         "expirationInstant": token.expiry,
         "metaData": meta,
     }
+
+
+RENDERED_KEPT = 4096  # listed tokens whose JSON a process keeps (see listing_answer)
+_rendered: dict[str, tuple[StoredToken, bytes]] = {}
+
+
+def listing_answer(tokens: list[StoredToken], next_cursor: str | None) -> Answer:
+    """A listing, byte for byte what `json_answer({"refreshTokens": [refresh_token(t) ...],
+    "nextCursor": ...}, caller_json=holds_caller_json(tokens))` writes (tested), from each token's
+    own JSON: sorted keys put nextCursor first, and compact JSON of a list is its items' joined by
+    commas. A token holding a float is written by the standard library, as json.dumps would write
+    it (jsontext.dumps; elsewhere both writers agree). What a token object made is kept, by
+    its id, and given again for the very same object: the store gives the same object for an
+    unchanged record (app/store/tokens.py's _listed), so the sessions a user lists again and again
+    are written once. Kept up to RENDERED_KEPT tokens, then forgotten at once."""
+    parts = [b'{"nextCursor":' + jsontext.dumps(next_cursor) + b"," if next_cursor else b"{", b'"refreshTokens":[']
+    for token in tokens:
+        kept = _rendered.get(token.token_id)
+        if kept is None or kept[0] is not token:
+            text = jsontext.dumps(refresh_token(token), sort_keys=True, caller_json=True)
+            if len(_rendered) >= RENDERED_KEPT:
+                _rendered.clear()
+            kept = _rendered[token.token_id] = (token, text)
+        parts.append(kept[1])
+        parts.append(b",")
+    if tokens:
+        parts.pop()
+    parts.append(b"]}\n")
+    return Answer(200, b"".join(parts), JSON)
 
 
 def _declared(stored: dict[str, Any], declared: frozenset[str]) -> dict[str, Any]:

@@ -14,7 +14,16 @@ from werkzeug.wrappers import Request
 
 from app import auth
 from app.answers import Answer, json_answer
-from app.api.common import Call, event_info, holds_caller_json, path_uuid, refresh_token, revoke_result, services
+from app.api.common import (
+    Call,
+    event_info,
+    holds_caller_json,
+    listing_answer,
+    path_uuid,
+    refresh_token,
+    revoke_result,
+    services,
+)
 from app.api.parsing import Blueprint, lean
 from app.errors import empty
 from app.schemas import tokens as s
@@ -46,10 +55,7 @@ class Refresh(MethodView):
             args.get("limit"),
             args.get("cursor"),
         )
-        out: dict[str, Any] = {"refreshTokens": [refresh_token(t) for t in page.tokens]}
-        if page.next_cursor:
-            out["nextCursor"] = page.next_cursor
-        return json_answer(out, caller_json=holds_caller_json(page.tokens))
+        return listing_answer(page.tokens, page.next_cursor)
 
     @lean
     @blp.arguments(s.RefreshRequest(), location="json", required=False)

@@ -278,8 +278,7 @@ class RefreshTokenStore:
         result = self._scripts.list(
             keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant]
         )
-        # list.lua joins a token's id and record fields with NUL, which none of them can hold
-        return [_stored(*row.split("\0", 9)) for row in result[1:]], bool(int(result[0]))
+        return [_listed(row) for row in result[1:]], bool(int(result[0]))
 
     def get(self, token_id: str) -> StoredToken | None:
         """A live token by id (not revoked, expired or killed by a watermark); changes nothing."""
@@ -369,6 +368,26 @@ class RefreshTokenStore:
 
     def _run_scripts(self, calls: Sequence[Call]) -> list[Any]:
         return run_pipelined(self._redis, calls)
+
+
+LISTED_KEPT = 4096  # listed tokens a process remembers by their row (see _listed)
+_listed_rows: dict[str, StoredToken] = {}
+
+
+def _listed(row: str) -> StoredToken:
+    """A token from its row in a listing (list.lua joins the id and the record's fields with NUL,
+    which none of them can hold). A row is everything the token is made of, so the token made from
+    it is kept, by the row, and the same object is given for the same row again: the same sessions
+    are listed again and again, and an API may keep what it made of one (app/api/common.py's
+    rendering does). Hence a listed token's metaData is shared: never change it. Kept up to
+    LISTED_KEPT rows, then forgotten at once."""
+    token = _listed_rows.get(row)
+    if token is None:
+        token = _stored(*row.split("\0", 9))
+        if len(_listed_rows) >= LISTED_KEPT:
+            _listed_rows.clear()
+        _listed_rows[row] = token
+    return token
 
 
 def _stored(token_id: str, u: str, a: str, tn: str, ii: str, si: str, x: str, la: str, lad: str, m: str) -> StoredToken:

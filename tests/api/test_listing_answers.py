@@ -95,3 +95,24 @@ def test_a_listing_shows_only_the_metadata_keys_the_schema_declares(client, redi
     expected = _wire(token_id, record, {**shown, "device": {**shown["device"], **never_used}})
     assert listed.get_data() == _as_flask_writes({"refreshTokens": [expected]})
     assert one.get_data() == _as_flask_writes({"refreshToken": expected})
+
+
+def test_a_session_used_between_two_listings_shows_its_new_last_access(client, redis_client):
+    # what a process keeps of listed tokens (app/api/common.py, app/store/tokens.py) must never hide a change
+    app_id, owner = new_application(client), user()
+    token = mint(client, owner, app_id)
+    first = client.get(f"/api/jwt/refresh?userId={owner}", headers=KEY).get_json()["refreshTokens"][0]
+    assert "lastAccessedAddress" not in first["metaData"]["device"]
+
+    used = client.post(
+        "/api/jwt/refresh", json={"refreshToken": token["refreshToken"]}, environ_base={"REMOTE_ADDR": "203.0.113.7"}
+    )
+    assert used.status_code == 200
+    second = client.get(f"/api/jwt/refresh?userId={owner}", headers=KEY).get_json()["refreshTokens"][0]
+
+    record = _record(redis_client, token["refreshTokenId"])
+    assert second["metaData"]["device"] == {
+        **first["metaData"]["device"],
+        "lastAccessedInstant": int(record["la"]),
+        "lastAccessedAddress": "203.0.113.7",
+    }
