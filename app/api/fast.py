@@ -27,7 +27,8 @@ from flask import Flask
 from webargs.core import is_json
 from werkzeug.wrappers import Request
 
-from app.answers import Answer, status_line
+from app import jsontext
+from app.answers import JSON, Answer, status_line
 from app.api.common import Call
 from app.api.parsing import Blueprint, Loader, Slow, location_data
 from app.errors import failure_answer
@@ -75,14 +76,15 @@ class FastPath:
         length = self._plain_body(environ) if route is not None else None
         if route is None or length is None:
             return self.flask_app(environ, start_response)
-        body = None
+        body, raw = None, b""
         if length:  # kept, for Flask to read again if it must
-            environ["wsgi.input"] = body = BytesIO(environ["wsgi.input"].read(length))
+            raw = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = body = BytesIO(raw)
         request = Request(environ)
         services = self.services
         try:
             services.before_request()
-            arguments = [load(location_data(request, location)) for load, location in route.loaders]
+            arguments = [load(_data(request, location, raw)) for load, location in route.loaders]
         except Slow:
             if body is not None:
                 body.seek(0)
@@ -114,6 +116,20 @@ class FastPath:
     def _answer(answer: Answer, start_response: StartResponse) -> list[bytes]:
         start_response(status_line(answer.status), answer.header_lines())
         return [answer.body]
+
+
+def _data(request: Request, location: str, raw: bytes) -> Any:
+    """location_data, from the body already read when it is plainly JSON (`application/json`, with
+    or without parameters: then werkzeug's mimetype says JSON too), without werkzeug's content-type
+    parsing and stream wrapping (~15 us a request)."""
+    if location == "json" and request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() == JSON:
+        if not raw:
+            return {}
+        try:
+            return jsontext.loads(raw)
+        except ValueError:  # not UTF-8 or not JSON: webargs answers it
+            raise Slow() from None
+    return location_data(request, location)
 
 
 def _lean_routes(app: Flask) -> Iterable[tuple[str, str, Route]]:

@@ -268,3 +268,29 @@ def test_metrics_and_access_log_name_the_route(both: Any) -> None:
     assert handed == []
     scraped = fast.get("/metrics").get_data(as_text=True)
     assert 'route="/api/jwt/refresh/<token_id>"' in scraped
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data"),
+    [
+        ("application/json; charset=utf-8", None),
+        ("APPLICATION/JSON", None),
+        ("application/json ; x=1", None),
+        ("application/vnd.api+json", None),  # JSON to werkzeug, not taken from the bytes read
+        (None, None),  # no content type: the body is not read at all
+        ("application/json", b""),
+        ("application/json", b"{not json"),
+        ("application/json", b'{"refreshToken": "\xff"}'),
+        ("application/json", b"[1, 2]"),
+    ],
+)
+def test_a_json_body_is_read_alike_whatever_its_content_type_says(
+    both: Any, content_type: str | None, data: bytes | None
+) -> None:
+    fast, slow, _ = both
+
+    def request(client: Any) -> tuple[str, str, dict[str, Any]]:
+        body = data if data is not None else f'{{"refreshToken": "{_session(client)["refreshToken"]}"}}'.encode()
+        return "POST", "/api/jwt/refresh", {"data": body, "content_type": content_type}
+
+    assert answer(fast, request(fast)) == answer(slow, request(slow))
