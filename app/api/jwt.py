@@ -89,7 +89,7 @@ class Refresh(MethodView):
     def delete(self, call: Call, query: dict[str, Any], body: dict[str, Any]) -> Answer:
         """Revoke by `token` (wins), by `userId`, by `applicationId`, or by user for application."""
         caller = auth.api_key_of(call.services, call.request, allow_user=True)
-        if call.request.mimetype == "application/x-www-form-urlencoded":
+        if call.request.environ.get("CONTENT_TYPE") and call.request.mimetype == "application/x-www-form-urlencoded":
             # FusionAuth lets `token` come as a form field, to keep it out of access logs
             body = s.RefreshDeleteArgs().load(call.request.form.to_dict())
         fields = _merged(query, body)
