@@ -123,6 +123,8 @@ def _data(request: Request, location: str, raw: bytes) -> Any:
     or without parameters: then werkzeug's mimetype says JSON too), or none at all without a content
     type (no mimetype: never JSON), without werkzeug's content-type parsing and stream wrapping (~15
     us a request)."""
+    if location == "query":
+        return _query(request.environ.get("QUERY_STRING", "")) or location_data(request, location)
     if location != "json":
         return location_data(request, location)
     content_type = request.environ.get("CONTENT_TYPE")
@@ -136,6 +138,20 @@ def _data(request: Request, location: str, raw: bytes) -> Any:
         except ValueError:  # not UTF-8 or not JSON: webargs answers it
             raise Slow() from None
     return location_data(request, location)
+
+
+def _query(query: str) -> dict[str, str] | None:
+    """A plain query string's arguments, each name with its first value, as werkzeug's `request.args`
+    (a MultiDict: its get() is the first value) gives them, in a fifth of its time; None (ask
+    werkzeug) for one that needs decoding (`%`, `+`), is not ASCII, or is empty."""
+    if not query or "%" in query or "+" in query or not query.isascii():
+        return None
+    out: dict[str, str] = {}
+    for segment in query.split("&"):
+        if segment:
+            name, _, value = segment.partition("=")
+            out.setdefault(name, value)
+    return out
 
 
 def _lean_routes(app: Flask) -> Iterable[tuple[str, str, Route]]:

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from marshmallow import EXCLUDE, ValidationError, fields
 from werkzeug.datastructures import MultiDict
@@ -217,3 +217,22 @@ def test_a_lean_view_must_answer_with_an_answer() -> None:
     app.extensions["refreshd"] = object()
     with app.test_request_context("/"), pytest.raises(TypeError, match="must return an Answer"):
         view(None)
+
+
+@given(st.text(alphabet="ab=&%+;2F é", max_size=24))
+@example("a=b&a=a")  # the first value of a name
+@example("a&&=b&a==b;b=a")
+@example("a+b=%2F")
+def test_a_query_string_is_read_as_werkzeug_reads_its_arguments(query: str) -> None:
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from app.api.fast import _query
+
+    raw = query.encode().decode("latin-1")  # as WSGI hands it over
+    parsed = _query(raw)
+    if parsed is None:
+        return  # werkzeug reads it itself
+    args = Request(EnvironBuilder(environ_overrides={"QUERY_STRING": raw}).get_environ()).args
+    assert parsed.keys() == args.keys()
+    assert all(parsed[name] == args.get(name) for name in args)
