@@ -128,10 +128,17 @@ def test_sixteen_concurrent_exchanges_of_one_value_have_exactly_one_winner(redis
         assert exchange_status(client, rotated.pop()) == 400
 
 
+def _mint_a_millisecond_apart(client, who, app_id):
+    # "oldest" is by insert instant (ms): sessions minted in one millisecond are equally old, and an
+    # eviction may take either (instants are never moved apart: a watermark compares them)
+    time.sleep(0.002)
+    return mint(client, who, app_id)
+
+
 def test_a_session_limit_evicts_the_oldest_session(client):
     app_id = new_application(client, refreshTokenSessionLimit={"maximumSessions": 2, "policy": "EvictOldest"})
     who = user()
-    first, second, third = (mint(client, who, app_id) for _ in range(3))
+    first, second, third = (_mint_a_millisecond_apart(client, who, app_id) for _ in range(3))
     assert exchange_status(client, first["refreshToken"]) == 400
     assert exchange_status(client, second["refreshToken"]) == 200
     assert exchange_status(client, third["refreshToken"]) == 200
