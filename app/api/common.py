@@ -79,11 +79,11 @@ _rendered: dict[str, tuple[StoredToken, bytes]] = {}
 
 
 def listing_answer(tokens: list[StoredToken], next_cursor: str | None) -> Answer:
-    """A listing, byte for byte what `json_answer({"refreshTokens": [refresh_token(t) ...],
-    "nextCursor": ...}, caller_json=holds_caller_json(tokens))` writes (tested), from each token's
-    own JSON: sorted keys put nextCursor first, and compact JSON of a list is its items' joined by
-    commas. A token holding a float is written by the standard library, as json.dumps would write
-    it (jsontext.dumps; elsewhere both writers agree). What a token object made is kept, by
+    """A listing, `{"nextCursor": ..., "refreshTokens": [refresh_token(t) ...]}` byte for byte as
+    json.dumps writes it, as json_answer promises (sorted keys, compact, a final newline; tested),
+    from each token's own JSON: sorted keys put nextCursor first, and compact JSON of a list is its
+    items' joined by commas. (jsontext.dumps with caller_json: a token holding a float anywhere is
+    written by the standard library.) What a token object made is kept, by
     its id, and given again for the very same object: the store gives the same object for an
     unchanged record (app/store/tokens.py's _listed), so the sessions a user lists again and again
     are written once. Kept up to RENDERED_KEPT tokens, then forgotten at once."""
