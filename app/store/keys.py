@@ -28,6 +28,8 @@ Layout (t = bucket tag, all instants epoch ms):
   ka:{t}:<appId>          set     users with a uk: index of this application (its revoke counts them)
   kq:{t}                  zset    users whose killed tokens await burial, scored by the kill's instant
   kw:{t}, kt:{t}          zset    scratch keys of one kill_user script (deleted before it ends)
+  lc:{t}:<userId>         list    the user's whole listing as list.lua last wrote it, given again until
+                                  anything it shows changes (every such change deletes it)
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
   wo:{t}:<entryId>        set     webhooks still to deliver a stream entry of ev:{t} (the entry is
                                   acknowledged in the webhook group when it empties)

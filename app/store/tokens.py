@@ -276,7 +276,7 @@ class RefreshTokenStore:
         tag = _tag(user_id)
         index = keys.user_app_index(tag, user_id, application_id) if application_id else keys.user_index(tag, user_id)
         result = self._scripts.list(
-            keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant]
+            keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant, user_id]
         )
         return [_listed(row) for row in result[1:]], bool(int(result[0]))
 

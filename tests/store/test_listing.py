@@ -4,6 +4,7 @@ tests/cluster/test_store_on_cluster.py imports this module)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from app.store import keys
@@ -172,3 +173,35 @@ def test_listing_walks_an_index_longer_than_one_read_forgetting_dead_ids_on_the_
     rest, more_after = any_kit.store.list_tokens(users[1], None, tenant="", limit=1000, cursor=cursor)
     assert more and not more_after
     assert [t.token_id for t in first + rest] == live[users[1]]
+
+
+def _page(kit: Kit, user: str, *, limit: int = 1000, tenant: str = "") -> tuple[list[str], bool]:
+    found, more = kit.store.list_tokens(user, None, tenant=tenant, limit=limit, cursor=None)
+    return [t.token_id for t in found], more
+
+
+def test_a_kept_listing_is_not_given_once_a_token_it_shows_expires(any_kit: Kit) -> None:
+    user = new_user()
+    short, long = any_kit.mint(user, policy="F:150"), any_kit.mint(user)
+    assert set(any_kit.list_all(user)) == {short.token_id, long.token_id}
+    time.sleep(0.2)
+    assert any_kit.list_all(user) == [long.token_id]
+
+
+def test_a_kept_listing_is_given_only_for_its_tenant_and_within_the_limit(any_kit: Kit) -> None:
+    user = new_user()
+    ours, theirs = any_kit.mint(user, tenant_id="t-1"), any_kit.mint(user, tenant_id="t-2")
+    everyone, more = _page(any_kit, user)
+    assert set(everyone) == {ours.token_id, theirs.token_id} and not more
+    assert _page(any_kit, user, tenant="t-1") == ([ours.token_id], False)
+    assert _page(any_kit, user, limit=1) == (everyone[:1], True)
+    assert _page(any_kit, user) == (everyone, False)
+
+
+def test_a_listing_of_more_than_a_hundred_tokens_is_not_kept(any_kit: Kit) -> None:
+    user, few = new_user(), new_user()
+    any_kit.mint_many(101, user)
+    any_kit.mint_many(2, few)
+    assert len(any_kit.list_all(user)) == 101 and len(any_kit.list_all(few)) == 2
+    kept = {key for key in any_kit.redis.scan_iter("lc:*")}
+    assert kept == {keys.user_index(keys.TAGS[int(few[-1], 16)], few).replace("u:", "lc:", 1)}

@@ -50,7 +50,12 @@ local function k_user_killed(u, a) return 'uk:' .. TAG .. ':' .. u .. ':' .. a e
 local function k_user_killed_apps(u) return 'ux:' .. TAG .. ':' .. u end
 local function k_app_killed_users(a) return 'ka:' .. TAG .. ':' .. a end
 local function k_burial_queue() return 'kq:' .. TAG end
+local function k_listing(u) return 'lc:' .. TAG .. ':' .. u end
 local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
+
+-- User u's complete listing as list.lua last wrote it (lc:), forgotten by every change to what a
+-- listing shows: a token minted, used (last access, expiry), revoked, killed or buried.
+local function forget_listing(u) redis.call('DEL', k_listing(u)) end
 
 -- Whether a revoke of user u killed token `id` of application a, awaiting its burial (after which
 -- the record is a tombstone).
@@ -109,6 +114,7 @@ end
 local function revoke_fields(id, rk, f, from, now, ops, dead)
   if f[4] then return 0 end
   local u, a = f[1], f[2]
+  ops.forget(u)
   ops.remove(k_user(u), id)
   ops.remove(k_user_app(u, a), id)
   ops.remove(k_app(a), id)
@@ -125,6 +131,7 @@ local AT_ONCE = {
   remove = function(key, id) redis.call('ZREM', key, id) end,
   add = function(key, score, id) redis.call('ZADD', key, score, id) end,
   drop = function(key) redis.call('DEL', key) end,
+  forget = forget_listing,
 }
 
 -- Revoke one record: 1 revoked now, 0 already dead, -1 missing or expired (revoke_fields).
@@ -149,7 +156,7 @@ end
 -- `tenant` is not '') are left alone; ids whose record is gone leave `index`.
 -- Returns: revoked now, already dead, the ids revoked now (at most `cap`), their latest expiry.
 local function revoke_many(index, members, now, tenant, cap)
-  local removals, additions, dels, froms, dead = {}, {}, {}, {}, {}
+  local removals, additions, dels, froms, dead, users = {}, {}, {}, {}, {}, {}
   local ops = {
     remove = function(key, id)
       local l = removals[key]
@@ -163,6 +170,7 @@ local function revoke_many(index, members, now, tenant, cap)
       l[#l + 1] = id
     end,
     drop = function(key) dels[#dels + 1] = key end,
+    forget = function(u) users[u] = true end,
   }
   local n, previously, ids, latest = 0, 0, {}, 0
   for _, id in ipairs(members) do
@@ -190,6 +198,7 @@ local function revoke_many(index, members, now, tenant, cap)
     for i = 1, #l, 2 * CHUNK do redis.call('ZADD', key, unpack(l, i, math.min(i + 2 * CHUNK - 1, #l))) end
   end
   for i = 1, #dels, CHUNK do redis.call('DEL', unpack(dels, i, math.min(i + CHUNK - 1, #dels))) end
+  for u in pairs(users) do forget_listing(u) end
   bury(dead, now)
   return n, previously, ids, latest
 end
@@ -231,6 +240,7 @@ end
 -- insert instant before it), and ids whose record is gone. Records of another tenant are left alone.
 -- Returns what revoke_many returns: revoked now, already dead, the ids (at most `cap`), latest expiry.
 local function kill_user(u, now, tenant, cap)
+  forget_listing(u)
   local index = k_user(u)
   local ttl = redis.call('PTTL', index)
   local n, ids, latest, slow = 0, {}, 0, {}

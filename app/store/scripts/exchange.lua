@@ -78,5 +78,6 @@ if f[11] then
   rotated = 1
 end
 redis.call('HSET', rk, 'la', now, 'lad', ARGV[4], 'si', si, 'x', x)
+forget_listing(f[1])
 emit(ARGV[7], 'jwt.refresh', ARGV[8], 1, 0, { id }, owner)
 return { 'ok', id, f[1], f[2], f[3], f[4], x, si, slid, rotated }

@@ -1,18 +1,44 @@
 -- List live tokens of one index, newest first, from a cursor; drops ids whose record expired.
 -- KEYS: [1] the live index (u: or ua: of this tag)
 -- ARGV: [1] tag, [2] limit, [3] cursor insert instant ('' = from the newest), [4] cursor id,
---       [5] tenant id ('' = any)
+--       [5] tenant id ('' = any), [6] the user id
 -- Returns: { more (0|1), then per token one string: id, u, a, tn, ii, si, x, la, lad, m joined by
 -- NUL (none can hold one: ids are UUIDs, instants digits, lad an address, m JSON, which escapes it) }
 -- Cursor: tokens strictly older than (instant, id) in the order (insert instant desc, id desc).
 -- (One string a token, not ten: Redis converting replies to Lua and back, and the client parsing
 -- them, cost per element.)
+-- A user's whole listing (the u: index, from the newest, every token within the limit, at most
+-- KEPT of them) is kept in lc:{t}:<user>, a list: its earliest expiry, the tenant it was listed for,
+-- how many (application, valid-from) pairs follow, those pairs, then the rows. It is given again
+-- while it is whole: unexpired, for the same tenant, within the limit, and under the same watermarks
+-- (an application's is written for all its users at once, so it is compared here). Every other
+-- change to what a listing shows forgets it (forget_listing in _lib.lua). A listing reads each record
+-- (~4 us of Redis a token); this reads one key.
+local KEPT, KEPT_MS = 100, 600000
 local now = now_ms()
-local limit, tenant = tonumber(ARGV[2]), ARGV[5]
+local limit, tenant, user = tonumber(ARGV[2]), ARGV[5], ARGV[6]
 local cursor, after = ARGV[3] ~= '', ARGV[4]
+local whole = not cursor and KEYS[1] == k_user(user)
+if whole then
+  local kept = redis.call('LRANGE', k_listing(user), 0, -1)
+  if #kept > 0 and now < tonumber(kept[1]) and kept[2] == tenant then
+    local pairs_end = 3 + 2 * tonumber(kept[3])
+    local same = #kept - pairs_end <= limit
+    for i = 4, pairs_end, 2 do
+      if not same then break end
+      same = valid_from(user, kept[i]) == tonumber(kept[i + 1])
+    end
+    if same then
+      local out = { 0 }
+      for i = pairs_end + 1, #kept do out[#out + 1] = kept[i] end
+      return out
+    end
+  end
+end
 local max, at = '+inf', tonumber(ARGV[3])
 if cursor then max = ARGV[3] end
 local out, found, offset = { 0 }, 0, 0
+local earliest = now + KEPT_MS  -- the earliest expiry listed (and a kept listing's latest)
 local froms = {}  -- user -> application -> valid-from watermark: each read once
 local function killed(u, a, ii)
   local of_user = froms[u]
@@ -52,11 +78,25 @@ while true do
           return out
         end
         found = found + 1
+        local x = tonumber(f[6])
+        if x < earliest then earliest = x end
         out[found + 1] = id .. '\0' .. f[1] .. '\0' .. f[2] .. '\0' .. (f[3] or '') .. '\0' .. (f[4] or '')
           .. '\0' .. (f[5] or '') .. '\0' .. f[6] .. '\0' .. (f[7] or '') .. '\0' .. (f[8] or '') .. '\0' .. (f[9] or '')
       end
     end
   end
   if #page < PAGE * step then break end  -- the index holds no more (this script only removes)
+end
+if whole and found <= KEPT then
+  local marks = {}
+  for a, from in pairs(froms[user] or {}) do
+    marks[#marks + 1] = a
+    marks[#marks + 1] = from
+  end
+  local key = k_listing(user)
+  redis.call('DEL', key)
+  redis.call('RPUSH', key, earliest, tenant, #marks / 2, unpack(marks))
+  if found > 0 then redis.call('RPUSH', key, unpack(out, 2)) end
+  redis.call('PEXPIREAT', key, earliest)
 end
 return out

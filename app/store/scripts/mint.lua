@@ -12,7 +12,7 @@
 --          with its own revoke event.
 local now = now_ms()
 local n = tonumber(ARGV[5])
-local out, ids = { now }, {}
+local out, ids, users = { now }, {}, {}
 local seen = {}
 for i = 0, n - 1 do
   local b = 6 + i * 12
@@ -52,6 +52,8 @@ for i = 0, n - 1 do
   extend(k_app(a), x, now)
   out[#out + 1] = x
   ids[#ids + 1] = id
+  users[u] = true
 end
+for u in pairs(users) do forget_listing(u) end
 emit(ARGV[2], ARGV[3], ARGV[4], n, 0, ids)
 return out
