@@ -27,10 +27,9 @@ from flask import Flask
 from webargs.core import is_json
 from werkzeug.wrappers import Request
 
-from app import jsontext
 from app.answers import JSON, Answer, status_line
 from app.api.common import Call
-from app.api.parsing import Blueprint, Loader, Slow, location_data
+from app.api.parsing import Blueprint, Loader, Slow, json_body, location_data
 from app.errors import failure_answer
 from app.telemetry import ROUTE_KEY
 
@@ -131,12 +130,7 @@ def _data(request: Request, location: str, raw: bytes) -> Any:
     if not content_type:  # no mimetype: not JSON to werkzeug, whatever the body
         return {}
     if content_type.split(";", 1)[0].strip().lower() == JSON:
-        if not raw:
-            return {}
-        try:
-            return jsontext.loads(raw)
-        except ValueError:  # not UTF-8 or not JSON: webargs answers it
-            raise Slow() from None
+        return json_body(raw)
     return location_data(request, location)
 
 

@@ -142,12 +142,17 @@ def location_data(request: Request, location: str) -> Any:
         raise Slow()
     if not is_json(request.mimetype):
         return {}
-    body = request.get_data(cache=True)
+    return json_body(request.get_data(cache=True))
+
+
+def json_body(body: bytes) -> Any:
+    """A JSON body as webargs reads it ({} when empty); Slow for one it cannot read (not UTF-8 or not
+    JSON), so that webargs words the error."""
     if not body:
         return {}
     try:
         return jsontext.loads(body)
-    except ValueError:  # not UTF-8 or not JSON: webargs answers it
+    except ValueError:
         raise Slow() from None
 
 

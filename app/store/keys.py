@@ -183,6 +183,10 @@ def burial_queue(tag: str) -> str:
     return f"kq:{tag}"
 
 
+def kept_listing(tag: str, user_id: str) -> str:
+    return f"lc:{tag}:{user_id}"
+
+
 def denied(tag: str, jti: str) -> str:
     return f"dj:{tag}:{jti}"
 

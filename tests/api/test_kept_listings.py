@@ -20,7 +20,7 @@ def _listing(client: Any, who: str) -> list[dict[str, Any]]:
 
 
 def _kept(who: str) -> str:
-    return keys.user_index(keys.TAGS[int(who[-1], 16)], who).replace("u:", "lc:", 1)
+    return keys.kept_listing(keys.TAGS[int(who[-1], 16)], who)
 
 
 class Scene:

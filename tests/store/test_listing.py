@@ -204,4 +204,21 @@ def test_a_listing_of_more_than_a_hundred_tokens_is_not_kept(any_kit: Kit) -> No
     any_kit.mint_many(2, few)
     assert len(any_kit.list_all(user)) == 101 and len(any_kit.list_all(few)) == 2
     kept = {key for key in any_kit.redis.scan_iter("lc:*")}
-    assert kept == {keys.user_index(keys.TAGS[int(few[-1], 16)], few).replace("u:", "lc:", 1)}
+    assert kept == {keys.kept_listing(tag_of_user(few), few)}
+
+
+def test_burying_what_revokes_and_watermarks_killed_leaves_a_kept_listing_as_read_afresh(any_kit: Kit) -> None:
+    # the burial and the cleanup do not forget kept listings: what they remove was hidden already
+    user, other = new_user(), new_user()
+    for u in (user, other):
+        any_kit.mint(u, "app-1")
+        any_kit.mint(u, "app-2")
+    any_kit.store.revoke_user(other, None, tenant="", cap=10, event=event_json())
+    any_kit.revoke_apps("app-1")
+    kept = {u: any_kit.list_all(u) for u in (user, other)}
+    assert len(kept[user]) == 1 and kept[other] == []
+    assert any_kit.bury_all() == 3
+    for u in (user, other):
+        assert any_kit.list_all(u) == kept[u]
+        any_kit.redis.delete(keys.kept_listing(tag_of_user(u), u))
+        assert any_kit.list_all(u) == kept[u]

@@ -54,7 +54,8 @@ local function k_listing(u) return 'lc:' .. TAG .. ':' .. u end
 local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
 
 -- User u's complete listing as list.lua last wrote it (lc:), forgotten by every change to what a
--- listing shows: a token minted, used (last access, expiry), revoked, killed or buried.
+-- listing shows: a token minted, used (last access, expiry), revoked or killed. (Burying what a
+-- revoke or a watermark killed changes nothing a listing shows: those were hidden already.)
 local function forget_listing(u) redis.call('DEL', k_listing(u)) end
 
 -- Whether a revoke of user u killed token `id` of application a, awaiting its burial (after which

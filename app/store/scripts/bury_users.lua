@@ -13,7 +13,6 @@ local buried, dead = 0, {}
 while budget > 0 do
   local u = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
   if not u then break end
-  forget_listing(u)
   local apps = k_user_killed_apps(u)
   for _, a in ipairs(redis.call('HKEYS', apps)) do
     local index = k_user_killed(u, a)
