@@ -119,7 +119,8 @@ class TokenService:
                 "applicationId", "invalid", "The application is inactive or does not issue refresh tokens."
             )
         bucket = _bucket(user_id)
-        value, token_id = keys.new_token_value(bucket), str(keys.new_token_id(bucket))
+        token_id = keys.new_token_id(bucket)
+        value = keys.new_token_value(token_id)
         token = NewToken(
             token_id=token_id,
             token_digest=keys.digest(value),
@@ -188,17 +189,15 @@ class TokenService:
             raise FieldError("refreshToken", "missing", "You must specify a refresh token.")
         if not caller.trusted:
             self._throttle.check(GUESS, caller.address)
-        token_digest = keys.digest(value)
         minted: dict[str, str] = {}
 
-        def next_value(tag: str) -> tuple[str, str]:
-            minted["value"] = keys.new_token_value(keys.TAGS.index(tag))
+        def next_value(token_id: str) -> tuple[str, str]:
+            minted["value"] = keys.new_token_value(token_id)
             return keys.digest(minted["value"]), _seal(value, minted["value"])
 
         event = events.build(events.REFRESH, caller, info, scope="token")
         result = self._store.exchange(
-            token_digest,
-            keys.tag_of_token(value, token_digest),
+            keys.presented(value),
             caller.address,
             event,
             next_value,
@@ -241,12 +240,10 @@ class TokenService:
         """FusionAuth's dispatch: a token wins; else user, user for application, or application."""
         if token:
             owner = caller.id if caller.is_user else (user_id or "")
-            token_digest = keys.digest(token)
             return self._revoke_one(
                 caller,
                 info,
-                token_digest=token_digest,
-                tag=keys.tag_of_token(token, token_digest),
+                presented=keys.presented(token),
                 owner=owner or "",
             )
         if caller.is_user:
@@ -298,8 +295,7 @@ class TokenService:
         info: dict[str, Any] | None,
         *,
         owner: str,
-        token_digest: str | None = None,
-        tag: str | None = None,
+        presented: keys.Presented | None = None,
         token_id: str | None = None,
         scope: str = "token",
     ) -> RevokeCount:
@@ -308,8 +304,7 @@ class TokenService:
         )
         revoked = self._store.revoke_token(
             event=event,
-            token_digest=token_digest,
-            tag=tag,
+            presented=presented,
             token_id=token_id,
             owner=owner,
             tenant=caller.tenant_id or "",
@@ -323,14 +318,13 @@ class TokenService:
         """FusionAuth's logout: revoke the token, or with `global` all of its user's; never an error."""
         if not value:
             return
-        token_digest = keys.digest(value)
-        tag = keys.tag_of_token(value, token_digest)
+        presented = keys.presented(value)
         if not everywhere:
             with contextlib.suppress(NotFound):
-                self._revoke_one(caller, info, token_digest=token_digest, tag=tag, owner="", scope="logout")
+                self._revoke_one(caller, info, presented=presented, owner="", scope="logout")
             return
         found = self._store.revoke_token(
-            event=events.build(events.REVOKE, caller, info, scope="token"), token_digest=token_digest, tag=tag
+            event=events.build(events.REVOKE, caller, info, scope="token"), presented=presented
         )
         invalidated = 0
         if isinstance(found, Revoked):
@@ -346,9 +340,7 @@ class TokenService:
         if token_id is not None:
             result = self._store.revoke_token(event=event, token_id=token_id, application_id=client_id)
         else:
-            token_digest = keys.digest(value)
-            tag = keys.tag_of_token(value, token_digest)
-            result = self._store.revoke_token(event=event, token_digest=token_digest, tag=tag, application_id=client_id)
+            result = self._store.revoke_token(event=event, presented=keys.presented(value), application_id=client_id)
         metrics.revocation("oauth", 1 if isinstance(result, Revoked) else 0)
         if isinstance(result, Revoked):
             return "revoked"
@@ -357,13 +349,11 @@ class TokenService:
     def was_revoked(self, value: str) -> bool:
         """Whether a value that is not live was a token here until its revocation (its tombstone is kept
         until its natural expiry), as opposed to never issued or long expired."""
-        token_digest = keys.digest(value)
-        return self._store.is_known(token_digest, keys.tag_of_token(value, token_digest))
+        return self._store.is_known(keys.presented(value))
 
     def find(self, value: str) -> StoredToken | None:
         """The live token with this current value (for introspection; changes nothing)."""
-        token_digest = keys.digest(value)
-        return self._store.find(token_digest, keys.tag_of_token(value, token_digest))
+        return self._store.find(keys.presented(value))
 
     # -- retrieval -----------------------------------------------------------------------------
     def list_tokens(
@@ -402,7 +392,7 @@ class TokenService:
         """FusionAuth's bulk import: validate everything, then write every bucket in one round trip.
         Values are stored by digest only; a value already known is refused, never overwritten."""
         now = int(time.time() * 1000)
-        prepared: list[tuple[int, NewToken, str, int]] = []
+        prepared: list[tuple[int, NewToken, keys.Presented, int]] = []
         errors = BadRequest()
         seen: dict[str, int] = {}
         for index, item in enumerate(items):
@@ -418,7 +408,8 @@ class TokenService:
             if expiry <= now:
                 _add(errors, f"{where}.startInstant", "invalid", "The token would already be expired.")
                 continue
-            token_digest = keys.digest(value)
+            presented = keys.presented(value)
+            token_digest = presented.digest
             if token_digest in seen:
                 _add(
                     errors,
@@ -441,8 +432,8 @@ class TokenService:
                 start,
                 one_time=application.policy.one_time_code,
             )
-            prepared.append((index, token, keys.tag_of_token(value, token_digest), expiry))
-        existing = self._store.existing_ids([(t.token_digest, tag) for _, t, tag, _ in prepared])
+            prepared.append((index, token, presented, expiry))
+        existing = self._store.existing_ids([p for _, _, p, _ in prepared])
         for (index, _, _, _), found in zip(prepared, existing, strict=True):
             if found:
                 _add(errors, f"refreshTokens[{index}].token", "duplicate", "That token already exists.")
@@ -451,10 +442,13 @@ class TokenService:
         self._write_import(caller, prepared)
         return len(prepared)
 
-    def _write_import(self, caller: Caller, prepared: list[tuple[int, NewToken, str, int]]) -> None:
+    def _write_import(self, caller: Caller, prepared: list[tuple[int, NewToken, keys.Presented, int]]) -> None:
+        """Each imported value gets a digest pointer (it does not name its new token), in its record's
+        bucket or, when the value's bucket is another, claimed there first."""
         groups: dict[str, tuple[list[NewToken], list[bool]]] = defaultdict(lambda: ([], []))
         foreign = []
-        for _, token, pointer_tag, expiry in prepared:
+        for _, token, presented, expiry in prepared:
+            pointer_tag = presented.tag
             tag = keys.TAGS[_bucket(token.user_id)]
             tokens, here = groups[tag]
             tokens.append(token)
@@ -472,7 +466,12 @@ class TokenService:
 
 
 def _keystream(presented: str, length: int) -> bytes:
-    return hashlib.sha512(b"refreshd-grace\0" + presented.encode()).digest()[:length]
+    """`length` bytes: SHA-512 blocks of the presented value, each under its counter byte (a value is
+    65 bytes; the first block alone served the 44-byte values minted before values named their token)."""
+    blocks = [
+        hashlib.sha512(b"refreshd-grace" + bytes([i]) + presented.encode()).digest() for i in range(length // 64 + 1)
+    ]
+    return b"".join(blocks)[:length]
 
 
 def _seal(presented: str, new_value: str) -> str:

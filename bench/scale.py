@@ -61,13 +61,14 @@ def seed(client: redis.Redis, application_id: str, tenant_id: str, count: int) -
         for i in range(PER_CALL):
             if i % 10 == 0:
                 user = str(keys.new_token_id(bucket))  # any UUID of that bucket serves as a user id
-            value = keys.new_token_value(bucket)
+            token_id = keys.new_token_id(bucket)
+            value = keys.new_token_value(token_id)
             if len(sample) < 200 and random.random() < 0.001:
                 sample.append(value)
             args += [
-                str(keys.new_token_id(bucket)),
+                token_id,
                 keys.digest(value),
-                "1",
+                "0",  # the value names its token: no pointer, as a mint writes none
                 user,
                 application_id,
                 tenant_id,

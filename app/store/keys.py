@@ -2,14 +2,15 @@
 
 Token data is spread over BUCKETS hash tags, `{b0}` .. `{bf}`. A user's bucket is the low nibble of
 their UUID; a refresh token's id is a UUID whose low nibble is its user's bucket, and a token value
-minted here starts with that nibble in hex. So a token value, a token id or a user id names its
+minted here names its token id (new_token_value). So a token value, a token id or a user id names its
 bucket without a lookup, and every key one atomic step touches (the record, the user's, the user's
 per-application and the bucket's per-application indexes, tombstones, and the bucket's event
 stream) shares one hash tag, hence one Redis Cluster slot.
 
 Layout (t = bucket tag, all instants epoch ms):
   rt:{t}:<tokenId>        hash    the token record (fields in scripts/_lib.lua); a tombstone once revoked
-  dg:{t}:<digest>         string  tokenId, for the SHA-256 digest (base64url) of a token value
+  dg:{t}:<digest>         string  tokenId, for the SHA-256 digest (base64url) of a token value that does
+                                  not name its token (imported), or a one-time token's retired value
   u:{t}:<userId>          zset    live token ids of a user, scored by insert instant
   ua:{t}:<userId>:<appId> zset    the same, one application
   a:{t}:<appId>           zset    live token ids of an application in this bucket
@@ -55,7 +56,8 @@ import hashlib
 import re
 import secrets
 import uuid
-from base64 import urlsafe_b64encode
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from typing import NamedTuple
 
 from app.ids import random_uuid
 
@@ -94,20 +96,53 @@ def digest(token: str) -> str:
     return urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
 
 
+MINTED_LENGTH = 44  # a value minted before values named their token (a hex bucket digit, 43 random)
+VALUE_LENGTH = 65  # a value minted now: its token id (16 bytes) and 256 random bits, base64url
+_NAMING = re.compile(r"[A-Za-z0-9_-]{21}[AQgw][A-Za-z0-9_-]{43}")  # 22 characters hold exactly 16 bytes
+
+
+def new_token_value(token_id: str) -> str:
+    """A refresh token value naming its token: the id's 16 bytes, then 256 random bits, base64url (65
+    characters). Its record is found from the value itself and proves it by the digest of its current
+    value, so a minted value needs no digest pointer."""
+    named = urlsafe_b64encode(bytes.fromhex(token_id.replace("-", ""))).rstrip(b"=").decode()
+    return named + secrets.token_urlsafe(32)
+
+
+def named_id(token: str) -> str | None:
+    """The token id a value of new_token_value's form names (whatever minted it), or None."""
+    if len(token) != VALUE_LENGTH or _NAMING.fullmatch(token) is None:
+        return None
+    h = urlsafe_b64decode(token[:22] + "==").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def tag_of_token(token: str, token_digest: str) -> str:
-    """The bucket holding a token value's digest pointer: its first character for minted values."""
+    """The bucket holding a token value's digest pointer, if it has one: the bucket of the id it names,
+    the first character of a value minted before values named their token, else its digest's."""
+    named = named_id(token)
+    if named is not None:
+        return TAGS[_HEX.index(named[-1])]
     first = token[:1]
     if len(token) == MINTED_LENGTH and first in _HEX:
         return TAGS[_HEX.index(first)]
     return TAGS[ord(token_digest[0]) & (BUCKETS - 1)]
 
 
-MINTED_LENGTH = 44
+class Presented(NamedTuple):
+    """A presented token value as the store looks it up: its digest (the only form in which a value is
+    kept), the bucket of its pointer, and the token id it names (None: found by its pointer alone).
+    A value naming a token is that token's only while the record's current digest is its digest;
+    otherwise its pointer decides (an old value of a one-time token, or a value imported here)."""
+
+    digest: str
+    tag: str
+    token_id: str | None
 
 
-def new_token_value(bucket: int) -> str:
-    """256 random bits, URL-safe, prefixed with the bucket's hex digit (44 characters)."""
-    return _HEX[bucket] + secrets.token_urlsafe(32)
+def presented(token: str) -> Presented:
+    token_digest = digest(token)
+    return Presented(token_digest, tag_of_token(token, token_digest), named_id(token))
 
 
 def new_token_id(bucket: int) -> str:

@@ -101,8 +101,9 @@ class RefreshTokenStore:
         self._scripts = scripts
         self._maxlen = stream_max_length
         # How a script finds a token by value (see locate in _lib.lua): a single Redis follows a pointer
-        # into another bucket itself ('D'); a Cluster's scripts answer 'redirect' for a second call ('d').
-        self._by_value = "d" if is_cluster(client) else "D"
+        # into another bucket itself ('D', 'V'); a Cluster's scripts answer 'redirect' for a second call.
+        cluster = is_cluster(client)
+        self._pointer_mode, self._named_mode = ("d", "v") if cluster else ("D", "V")
         self._wait = replica_wait if replica_wait is not None and replica_wait.active else None
 
     def _revoking(self, script: Script, script_keys: list[str], args: list[Any]) -> Any:
@@ -112,11 +113,12 @@ class RefreshTokenStore:
         return self._wait.run([(script, script_keys, args)])[0]
 
     def mint(self, tag: str, tokens: Sequence[NewToken], event: str) -> list[int]:
-        """Create tokens of one bucket and their creation event; returns [now, expiry per token].
+        """Create tokens of one bucket and their creation event; returns [now, expiry per token]. Their
+        values name them (keys.new_token_value): no digest pointer is written.
 
-        Keys: rt:, dg:, u:, ua:, a:, ev: of `tag`.
+        Keys: rt:, u:, ua:, a:, ev: of `tag`.
         """
-        args = self._mint_args(tag, tokens, [True] * len(tokens), event, "jwt.refresh-token.create")
+        args = self._mint_args(tag, tokens, [False] * len(tokens), event, "jwt.refresh-token.create")
         result = self._scripts.mint(keys=[keys.events(tag)], args=args)
         if result[0] == "duplicate":
             raise DuplicateToken(int(result[1]))
@@ -125,10 +127,10 @@ class RefreshTokenStore:
         return [int(v) for v in result]
 
     def _mint_args(
-        self, tag: str, tokens: Sequence[NewToken], pointers_here: Sequence[bool], event: str, event_type: str
+        self, tag: str, tokens: Sequence[NewToken], pointers: Sequence[bool], event: str, event_type: str
     ) -> list[Any]:
         args: list[Any] = [tag, self._maxlen, event_type, event, len(tokens)]
-        for t, here in zip(tokens, pointers_here, strict=True):
+        for t, here in zip(tokens, pointers, strict=True):
             args += [
                 t.token_id,
                 t.token_digest,
@@ -145,10 +147,16 @@ class RefreshTokenStore:
             ]
         return args
 
+    def _by_value(self, presented: keys.Presented) -> tuple[list[str], str]:
+        """The keys and mode (see locate in _lib.lua) of a script finding a token by a presented value."""
+        pointer = keys.pointer(presented.tag, presented.digest)
+        if presented.token_id is None:
+            return [pointer], self._pointer_mode
+        return [keys.record(presented.tag, presented.token_id), pointer], self._named_mode
+
     def exchange(
         self,
-        token_digest: str,
-        tag: str,
+        presented: keys.Presented,
         address: str,
         event: str,
         next_value: Callable[[str], tuple[str, str]],
@@ -156,22 +164,26 @@ class RefreshTokenStore:
         application_id: str = "",
         scopes: str = "",
     ) -> Exchanged | str:
-        """Use a token by the digest of its value; returns Exchanged or why it is invalid ("reuse" when
-        an old value of a one-time token came back). `next_value(tag)` gives the digest and sealed form
-        of the value a one-time token rotates to, minted for the bucket its record lives in. With
-        `application_id`, a token of another application is "client"; with `scopes` (space-separated),
-        asking for a scope the token was not granted is "scope": both without any change.
+        """Use a token by a presented value; returns Exchanged or why it is invalid ("reuse" when an
+        old value of a one-time token came back). `next_value(token_id)` gives the digest and sealed
+        form of the value a one-time token rotates to, naming that token id: the token's own when the
+        presented value names it, or one of the presented value's bucket (the rotation then writes a
+        pointer for it). With `application_id`, a token of another application is "client"; with
+        `scopes` (space-separated), asking for a scope the token was not granted is "scope": both
+        without any change.
 
         On a Cluster, when the value's pointer lives in another bucket than its record, the record is
         used in a second round trip, and if the exchange slides the token's expiry, a third extends that
         pointer too (no script may touch both slots). A single Redis does it all in one.
         """
-        pointer = keys.pointer(tag, token_digest)
-        next_digest, sealed = next_value(tag)
+        tag = presented.tag
+        names = presented.token_id or keys.new_token_id(keys.TAGS.index(tag))
+        next_digest, sealed = next_value(names)
+        script_keys, mode = self._by_value(presented)
         args: list[Any] = [
             tag,
-            self._by_value,
-            token_digest,
+            mode,
+            presented.digest,
             address,
             next_digest,
             sealed,
@@ -179,16 +191,21 @@ class RefreshTokenStore:
             event,
             application_id,
             scopes,
+            names,
         ]
-        result = self._scripts.exchange(keys=[pointer], args=args)
+        result = self._scripts.exchange(keys=script_keys, args=args)
         if result[0] == "redirect":
-            tag = _tag(result[1])
-            next_digest, sealed = next_value(tag)
-            args = [tag, "i", token_digest, address, next_digest, sealed, self._maxlen, event, application_id, scopes]
-            result = self._scripts.exchange(keys=[keys.record(tag, result[1])], args=args)
+            token_id = result[1]
+            tag = _tag(token_id)
+            next_digest, sealed = next_value(token_id)
+            args = [
+                tag, "i", presented.digest, address, next_digest, sealed, self._maxlen, event, application_id,
+                scopes, token_id,
+            ]  # fmt: skip
+            result = self._scripts.exchange(keys=[keys.record(tag, token_id)], args=args)
             if result[0] == "ok" and int(result[8]):
                 # GT: never shorten it, should a concurrent exchange have slid it further already.
-                self._redis.pexpireat(pointer, int(result[6]), gt=True)
+                self._redis.pexpireat(keys.pointer(presented.tag, presented.digest), int(result[6]), gt=True)
         if result[0] == "invalid":
             return str(result[1])
         return Exchanged(
@@ -206,23 +223,23 @@ class RefreshTokenStore:
         self,
         *,
         event: str,
-        token_digest: str | None = None,
-        tag: str | None = None,
+        presented: keys.Presented | None = None,
         token_id: str | None = None,
         owner: str = "",
         tenant: str = "",
         application_id: str = "",
     ) -> Revoked | str | None:
-        """Revoke one live token by value digest (with its pointer's tag) or by id; None if not live,
-        "foreign" if it is live but not of `application_id` (when given; nothing changes then)."""
+        """Revoke one live token by a presented value or by id; None if not live, "foreign" if it is
+        live but not of `application_id` (when given; nothing changes then)."""
         if token_id is not None:
-            tag = _tag(token_id)
-            key, mode, token_digest = keys.record(tag, token_id), "i", ""
+            tag, token_digest = _tag(token_id), ""
+            script_keys, mode = [keys.record(tag, token_id)], "i"
         else:
-            assert token_digest is not None and tag is not None
-            key, mode = keys.pointer(tag, token_digest), self._by_value
+            assert presented is not None
+            tag, token_digest = presented.tag, presented.digest
+            script_keys, mode = self._by_value(presented)
         args: list[Any] = [tag, mode, token_digest, owner, tenant, self._maxlen, event, application_id]
-        result = self._revoking(self._scripts.revoke_token, [key], args)
+        result = self._revoking(self._scripts.revoke_token, script_keys, args)
         if result[0] == "redirect":
             tag = _tag(result[1])
             args = [tag, "i", token_digest, owner, tenant, self._maxlen, event, application_id]
@@ -233,20 +250,28 @@ class RefreshTokenStore:
             return None
         return Revoked(result[1], result[2], result[3], result[4])
 
-    def find(self, token_digest: str, tag: str) -> StoredToken | None:
-        """The live token whose current value has this digest (two reads: its pointer, its record)."""
-        token_id = self._redis.get(keys.pointer(tag, token_digest))
-        if not token_id:
-            return None
-        record_tag = _tag(str(token_id))
-        values = self._scripts.inspect(
-            keys=[keys.record(record_tag, str(token_id))], args=[record_tag, token_digest, ""]
-        )
-        return _stored(str(token_id), *values) if values else None
+    def _inspect(self, token_id: str, token_digest: str) -> StoredToken | None:
+        tag = _tag(token_id)
+        values = self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, token_digest, ""])
+        return _stored(token_id, *values) if values else None
 
-    def is_known(self, token_digest: str, tag: str) -> bool:
+    def find(self, presented: keys.Presented) -> StoredToken | None:
+        """The live token whose current value this is: one read when the value names it, else two (its
+        pointer, its record)."""
+        if presented.token_id is not None:
+            found = self._inspect(presented.token_id, presented.digest)
+            if found is not None:
+                return found
+        token_id = self._redis.get(keys.pointer(presented.tag, presented.digest))
+        return self._inspect(str(token_id), presented.digest) if token_id else None
+
+    def is_known(self, presented: keys.Presented) -> bool:
         """Whether a value was ever a token here and its record is still kept (live or tombstone)."""
-        token_id = self._redis.get(keys.pointer(tag, token_digest))
+        if presented.token_id is not None:
+            current = self._redis.hget(keys.record(presented.tag, presented.token_id), "cd")
+            if current == presented.digest:
+                return True
+        token_id = self._redis.get(keys.pointer(presented.tag, presented.digest))
         return bool(token_id) and bool(self._redis.exists(keys.record(_tag(str(token_id)), str(token_id))))
 
     def revoke_user(
@@ -305,12 +330,18 @@ class RefreshTokenStore:
         per = len(keys.TAGS)
         return {a: sum(sizes[i * per : (i + 1) * per]) for i, a in enumerate(application_ids)}
 
-    def existing_ids(self, digests_and_tags: Sequence[tuple[str, str]]) -> list[str | None]:
-        """For import: the token id each digest already points to, if any (one pipelined read)."""
+    def existing_ids(self, values: Sequence[keys.Presented]) -> list[str | None]:
+        """For import: the token each value already is, if any: the one its pointer names, or the one
+        the value names whose current value it is (one pipelined read)."""
         pipe = self._redis.pipeline(transaction=False)
-        for token_digest, tag in digests_and_tags:
-            pipe.get(keys.pointer(tag, token_digest))
-        return list(pipe.execute())
+        for value in values:
+            pipe.get(keys.pointer(value.tag, value.digest))
+            pipe.hget(keys.record(value.tag, value.token_id or "-"), "cd")
+        found = pipe.execute()
+        return [
+            pointed or (value.token_id if current == value.digest else None)
+            for value, pointed, current in zip(values, found[::2], found[1::2], strict=True)
+        ]
 
     def import_tokens(
         self,

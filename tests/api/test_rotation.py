@@ -37,7 +37,7 @@ def test_each_exchange_rotates_the_value_and_keeps_the_session_id(client):
         answer = exchange(client, values[-1]).json
         assert answer["refreshTokenId"] == minted["refreshTokenId"]
         assert answer["refreshToken"] not in values
-        assert answer["refreshToken"][0] == minted["refreshToken"][0]  # same bucket
+        assert keys.named_id(answer["refreshToken"]) == minted["refreshTokenId"]  # the value names its session
         values.append(answer["refreshToken"])
     assert exchange_status(client, values[-1]) == 200
 
@@ -164,13 +164,21 @@ def test_a_session_limit_can_reject_new_sessions_instead(client):
     )
 
 
+def named_elsewhere(who: str, *, foreign: bool) -> str:
+    """A value of the form refreshd mints (naming a token id) minted by another refreshd: the id it names
+    is not its record here, and lies in the user's bucket or another."""
+    bucket = int(who[-1], 16)
+    return keys.new_token_value(keys.new_token_id((bucket + 1) % 16 if foreign else bucket))
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["any-value", "value-naming-a-token-elsewhere"])
 @pytest.mark.parametrize("foreign", [False, True], ids=["pointer-in-users-bucket", "pointer-in-another-bucket"])
-def test_an_imported_value_rotates_and_its_retired_values_are_recognised(client, foreign):
+def test_an_imported_value_rotates_and_its_retired_values_are_recognised(client, foreign, named):
     """A value imported from elsewhere may point from another bucket than its record's; its rotations
     are found by value as the first was, and a retired one is still reuse."""
     app_id = one_time_app(client, grace=30)
     who = user()
-    first = imported_value(who, foreign=foreign)
+    first = named_elsewhere(who, foreign=foreign) if named else imported_value(who, foreign=foreign)
     now = int(time.time() * 1000)
     row = {"token": first, "userId": who, "applicationId": app_id, "insertInstant": now, "startInstant": now}
     answer = client.post("/api/user/refresh-token/import", headers=KEY, json={"refreshTokens": [row]})
@@ -186,3 +194,17 @@ def test_an_imported_value_rotates_and_its_retired_values_are_recognised(client,
     assert exchange_status(client, values[0]) == 400  # retired long ago: reuse, the session dies
     assert exchange_status(client, values[-1]) == 400
     assert client.get(f"/api/jwt/refresh/{session[0]['id']}", headers=KEY).status_code == 404
+
+
+def test_a_value_made_up_to_name_a_session_is_unknown_not_reuse(client):
+    """A value names its session's id, which is no secret: one made up around a known id must not pass
+    for a retired value (reuse would revoke the session of whoever holds it)."""
+    app_id = one_time_app(client)
+    minted = mint(client, user(), app_id)
+    rotated = exchange(client, minted["refreshToken"]).json["refreshToken"]
+    for made_up in (minted["refreshToken"][:22] + "A" * 43, rotated[:22] + rotated[22:][::-1]):
+        assert keys.named_id(made_up) == minted["refreshTokenId"]
+        assert exchange_status(client, made_up) == 400
+    assert exchange_status(client, rotated) == 200
+    assert exchange_status(client, minted["refreshToken"]) == 400  # the retired value is reuse
+    assert client.get(f"/api/jwt/refresh/{minted['refreshTokenId']}", headers=KEY).status_code == 404

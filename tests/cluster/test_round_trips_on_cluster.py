@@ -75,7 +75,9 @@ def test_each_step_on_one_bucket_is_one_round_trip_and_a_user_with_1000_tokens_i
 
     many = new_user()
     for _ in range(10):  # 1,000 tokens, minted 100 to a script call
-        kit.import_tokens([kit.new_import(many, keys.new_token_value(int(many[-1], 16))) for _ in range(100)])
+        kit.import_tokens(
+            [kit.new_import(many, keys.new_token_value(keys.new_token_id(int(many[-1], 16)))) for _ in range(100)]
+        )
     count = None
 
     def revoke_all() -> None:

@@ -65,9 +65,9 @@ def imported_value(user_id: str, *, foreign: bool) -> str:
             return value
 
 
-def next_value(tag: str) -> tuple[str, str]:
-    """What the domain passes for a one-time token's rotation: a fresh value of the record's bucket."""
-    value = keys.new_token_value(keys.TAGS.index(tag))
+def next_value(token_id: str) -> tuple[str, str]:
+    """What the domain passes for a one-time token's rotation: a fresh value naming that token id."""
+    value = keys.new_token_value(token_id)
     return keys.digest(value), "sealed-" + value
 
 
@@ -86,8 +86,12 @@ class Token:
 
     @property
     def tag(self) -> str:
-        """The tag of the bucket holding this value's digest pointer."""
+        """The tag of the bucket holding this value's digest pointer, if it has one."""
         return keys.tag_of_token(self.value, self.digest)
+
+    @property
+    def presented(self) -> keys.Presented:
+        return keys.presented(self.value)
 
 
 class Kit:
@@ -109,7 +113,8 @@ class Kit:
         event: str | None = None,
     ) -> Token:
         bucket = bucket_of(user_id)
-        value, token_id = keys.new_token_value(bucket), str(keys.new_token_id(bucket))
+        token_id = keys.new_token_id(bucket)
+        value = keys.new_token_value(token_id)
         new = NewToken(token_id, keys.digest(value), user_id, application_id, tenant_id, policy, meta or {})
         _, expiry = self.store.mint(keys.TAGS[bucket], [new], event or event_json("mint"))
         return Token(value, token_id, user_id, application_id, tenant_id, expiry)
@@ -165,13 +170,13 @@ class Kit:
         return self.import_tokens([self.new_import(user_id, value, application_id, **kw)])[0]
 
     def exchange(self, token: Token, address: str = "10.0.0.1") -> Any:
-        return self.store.exchange(token.digest, token.tag, address, event_json("refresh"), next_value)
+        return self.store.exchange(token.presented, address, event_json("refresh"), next_value)
 
     def is_live(self, token: Token) -> bool:
         return not isinstance(self.exchange(token), str)
 
     def revoke(self, token: Token, **kw: Any) -> Any:
-        return self.store.revoke_token(event=event_json("revoke"), token_digest=token.digest, tag=token.tag, **kw)
+        return self.store.revoke_token(event=event_json("revoke"), presented=token.presented, **kw)
 
     def revoke_apps(
         self, *application_ids: str, cap: int = 1000, tenant_id: str | None = None, event: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import pytest
@@ -38,14 +39,9 @@ def test_exchanging_a_minted_token_by_digest_returns_its_user_application_tenant
 def test_an_unknown_value_does_not_exchange(kit: Kit) -> None:
     user = new_user()
     kit.mint(user)
-    stranger = keys.new_token_value(bucket_of(user))
+    stranger = keys.new_token_value(keys.new_token_id(bucket_of(user)))
 
-    assert (
-        kit.store.exchange(
-            keys.digest(stranger), keys.tag_of_token(stranger, keys.digest(stranger)), "x", "{}", next_value
-        )
-        == "unknown"
-    )
+    assert kit.store.exchange(keys.presented(stranger), "x", "{}", next_value) == "unknown"
 
 
 def test_the_plain_token_value_is_stored_nowhere(kit: Kit) -> None:
@@ -459,7 +455,7 @@ def test_importing_a_value_that_exists_raises_duplicate_and_writes_nothing(kit: 
     assert kit.exchange(original).token_id == original.token_id
     assert kit.list_all(user) == [original.token_id]
     assert kit.store.get(again.token_id) is None
-    assert kit.store.existing_ids([(fresh[0].digest, fresh[0].tag)]) == [None]
+    assert kit.store.existing_ids([fresh[0].presented]) == [None]
     assert [e["t"] for e in kit.events(user)] == ["jwt.refresh-token.import", "jwt.refresh"]
     kit.import_tokens([fresh])
     assert kit.exchange(fresh[0]).token_id == fresh[0].token_id
@@ -480,17 +476,35 @@ def test_a_refused_import_group_leaves_the_other_buckets_written(kit: Kit) -> No
     assert kit.is_live(written[0])
 
 
-def test_minting_a_digest_that_exists_raises_duplicate(kit: Kit) -> None:
+def test_a_minted_value_names_its_token_and_has_no_pointer(kit: Kit) -> None:
+    token = kit.mint(new_user())
+
+    assert keys.named_id(token.value) == token.token_id
+    assert kit.redis.exists(keys.pointer(token.tag, token.digest)) == 0
+    assert kit.store.find(token.presented).token_id == token.token_id
+    assert kit.exchange(token).token_id == token.token_id
+
+
+def test_a_value_made_up_to_name_a_token_is_unknown_and_changes_nothing(kit: Kit) -> None:
+    user = new_user()
+    token = kit.mint(user, policy="S:60000")
+    forged = keys.presented(token.value[:22] + secrets.token_urlsafe(32))
+
+    assert forged.token_id == token.token_id
+    assert kit.store.exchange(forged, "x", "{}", next_value) == "unknown"
+    assert kit.store.revoke_token(event=event_json(), presented=forged) is None
+    assert kit.store.find(forged) is None
+    assert not kit.store.is_known(forged)
+    assert kit.store.existing_ids([forged]) == [None]
+    assert kit.is_live(token)
+
+
+def test_importing_a_value_minted_here_finds_it_by_the_token_it_names(kit: Kit) -> None:
     user = new_user()
     token = kit.mint(user)
-    tag = tag_of_user(user)
-    _, copy = kit.new_import(user, token.value)
 
-    with pytest.raises(DuplicateToken) as raised:
-        kit.store.mint(tag, [copy], event_json())
-
-    assert raised.value.index == 0
-    assert kit.list_all(user) == [token.token_id]
+    assert kit.store.existing_ids([token.presented]) == [token.token_id]
+    assert kit.store.is_known(token.presented)
 
 
 @pytest.mark.parametrize("foreign", [False, True], ids=["pointer-in-users-bucket", "foreign-pointer"])
@@ -504,7 +518,7 @@ def test_one_value_twice_in_one_import_raises_duplicate_and_writes_nothing(kit: 
 
     assert raised.value.index == 1
     assert kit.list_all(user) == []
-    assert kit.store.existing_ids([(first[0].digest, first[0].tag)]) == [None]
+    assert kit.store.existing_ids([first[0].presented]) == [None]
 
 
 def test_existing_ids_reports_the_token_each_digest_points_to(kit: Kit) -> None:
@@ -512,13 +526,7 @@ def test_existing_ids_reports_the_token_each_digest_points_to(kit: Kit) -> None:
     minted, imported = kit.mint(user), kit.import_one(user, imported_value(user, foreign=True))
     unknown = imported_value(user, foreign=True)
 
-    found = kit.store.existing_ids(
-        [
-            (minted.digest, minted.tag),
-            (imported.digest, imported.tag),
-            (keys.digest(unknown), keys.tag_of_token(unknown, keys.digest(unknown))),
-        ]
-    )
+    found = kit.store.existing_ids([minted.presented, imported.presented, keys.presented(unknown)])
 
     assert found == [minted.token_id, imported.token_id, None]
 

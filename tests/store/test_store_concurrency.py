@@ -51,7 +51,7 @@ def test_concurrent_revokes_of_one_token_have_exactly_one_winner(kit: Kit) -> No
     tokens = kit.mint_many(10, user)
 
     def revoke_all(store: RefreshTokenStore) -> list[bool]:
-        return [store.revoke_token(event=event_json(), token_digest=t.digest, tag=t.tag) is not None for t in tokens]
+        return [store.revoke_token(event=event_json(), presented=t.presented) is not None for t in tokens]
 
     wins = run_together([revoke_all] * 8, kit.redis)
 
@@ -66,13 +66,11 @@ def test_a_revoke_racing_exchanges_never_leaves_a_live_token(kit: Kit) -> None:
         used = 0
         for _ in range(3):
             for t in tokens:
-                used += not isinstance(store.exchange(t.digest, t.tag, "10.0.0.2", "{}", next_value), str)
+                used += not isinstance(store.exchange(t.presented, "10.0.0.2", "{}", next_value), str)
         return used
 
     def revoke(store: RefreshTokenStore) -> int:
-        revoked = sum(
-            store.revoke_token(event=event_json(), token_digest=t.digest, tag=t.tag) is not None for t in tokens[::2]
-        )
+        revoked = sum(store.revoke_token(event=event_json(), presented=t.presented) is not None for t in tokens[::2])
         return revoked + store.revoke_user(user, None, tenant="", cap=1, event=event_json()).invalidated
 
     *_, revoked = run_together([exchange, exchange, exchange, revoke], kit.redis)
@@ -105,7 +103,7 @@ def test_readers_see_a_users_revoke_all_at_once(kit: Kit) -> None:
             outcomes: list[str] = []
             while not outcomes or outcomes[-1] != "revoked" and len(outcomes) < 100_000:
                 for t in tokens:
-                    result = store.exchange(t.digest, t.tag, "10.0.0.3", "{}", next_value)
+                    result = store.exchange(t.presented, "10.0.0.3", "{}", next_value)
                     outcomes.append(result if isinstance(result, str) else "live")
                 started.set()
             return outcomes

@@ -57,8 +57,8 @@ def test_revoking_one_token_appends_exactly_one_revoke_event_naming_it(kit: Kit)
     user = new_user()
     token = kit.mint(user, "app-1", "tenant-1")
 
-    kit.store.revoke_token(event='{"id":"r1"}', token_digest=token.digest, tag=token.tag)
-    kit.store.revoke_token(event='{"id":"r2"}', token_digest=token.digest, tag=token.tag)
+    kit.store.revoke_token(event='{"id":"r1"}', presented=token.presented)
+    kit.store.revoke_token(event='{"id":"r2"}', presented=token.presented)
 
     create, revoke = kit.events(user)
     assert set(revoke) >= FIELDS

@@ -1,7 +1,7 @@
 -- Shared prelude: app/store/lua.py prepends to each script the definitions here it uses (prelude_for).
 -- Key names mirror app/store/keys.py; every key built here carries the caller's tag (ARGV[1]),
 -- so a script only ever touches the hash slot of the keys it was given (except, on one node where
--- no slots exist, when locate() in mode 'D' follows a value's pointer into its record's bucket).
+-- no slots exist, when locate() in mode 'D' or 'V' follows a value's pointer into its record's bucket).
 --
 -- A token record rt:{t}:<id> is a hash:
 --   u user id, a application id, tn tenant id, ii insert instant, si start instant,
@@ -339,20 +339,39 @@ local function evict_oldest(index, keep, now, maxlen, event)
   end
 end
 
--- Find a token by KEYS[1]: a digest pointer (mode 'd' or 'D') or a record key (mode 'i').
--- Returns id, record key, or nil. When the record lives in another bucket (a value imported from
--- elsewhere): mode 'd' returns ('redirect', id), for the caller to call again in that bucket (a
--- Cluster script may touch only its own slot); mode 'D', sent to a single Redis where any key is
--- at hand, goes on there itself, in the record's bucket (TAG), saving the round trip.
-local function locate(mode, key)
-  if mode == 'i' then
-    return string.match(key, '^rt:{[^}]*}:(.+)$'), key
+-- The id in a record key rt:{t}:<id>.
+local function id_of(record_key) return string.match(record_key, '^rt:{[^}]*}:(.+)$') end
+
+-- How locate() found a token by value: by the record the value names (NAMED) or by a pointer
+-- (FOUND_BY, the pointer's key: a sliding exchange extends it with the token).
+local NAMED = false
+local FOUND_BY = nil
+
+-- Find a token by a presented value's digest `dg` or by id. Mode 'i': KEYS[1] is its record. Modes
+-- 'd'/'D': KEYS[1] is the value's digest pointer. Modes 'v'/'V' (a value naming its token, see
+-- keys.named_id): KEYS[1] is the record the value names, taken when its current digest is `dg`;
+-- otherwise KEYS[2], the value's pointer, decides (an old value of a one-time token, or a value
+-- imported here that happens to have that form).
+-- Returns id, record key, or nil. When a pointer leads to a record in another bucket (a value
+-- imported from elsewhere): modes 'd'/'v' return ('redirect', id), for the caller to call again in
+-- that bucket (a Cluster script may touch only its own slot); modes 'D'/'V', sent to a single Redis
+-- where any key is at hand, go on there, in the record's bucket (TAG), saving the round trip.
+local function locate(mode, dg)
+  local key = KEYS[1]
+  if mode == 'i' then return id_of(key), key end
+  if mode == 'v' or mode == 'V' then
+    if redis.call('HGET', key, 'cd') == dg then
+      NAMED = true
+      return id_of(key), key
+    end
+    key = KEYS[2]
   end
   local id = redis.call('GET', key)
   if not id then return nil end
+  FOUND_BY = key
   local bucket = string.sub(id, -1)
   if bucket ~= string.sub(TAG, 3, 3) then
-    if mode ~= 'D' then return 'redirect', id end
+    if mode ~= 'D' and mode ~= 'V' then return 'redirect', id end
     TAG = '{b' .. bucket .. '}'
   end
   return id, k_record(id)

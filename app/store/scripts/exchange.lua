@@ -1,12 +1,15 @@
 -- Use a refresh token: check it is live, record the access, slide its expiry by its policy, and
 -- for a one-time token rotate its value; detect reuse of an old value. Appends one event.
--- KEYS: [1] its digest pointer dg:{t}:<digest> (mode 'd' or 'D', see locate) or record rt:{t}:<id> (mode 'i')
+-- KEYS: [1] its digest pointer dg:{t}:<digest> (mode 'd' or 'D', see locate), the record rt:{t}:<id>
+--       the value names and [2] that pointer (mode 'v' or 'V'), or its record (mode 'i')
 -- ARGV: [1] tag, [2] mode, [3] digest of the presented value, [4] caller address,
---       [5] digest of the next value, minted for tag [1] (used only by a one-time token),
+--       [5] digest of the next value (used only by a one-time token), which names [11],
 --       [6] the next value sealed under the presented one (kept for the grace window),
 --       [7] stream max length, [8] event JSON (type set here: jwt.refresh or jwt.refresh-token.reuse),
 --       [9] the application the token must belong to ('' = any; an OAuth client's own tokens only),
---       [10] scopes the caller asks for, space-separated ('' = all it was granted)
+--       [10] scopes the caller asks for, space-separated ('' = all it was granted),
+--       [11] the token id the next value names: this token's, or (when the caller could not know it)
+--       another of tag [1]'s bucket, and then the next value gets a pointer
 -- A token a revoke of its user killed (awaiting burial: killed_with_user) is 'revoked', as a tombstone is.
 -- Returns: { 'ok', id, user, app, tenant, metaData JSON, expiry, start instant, slid (1|0), rotated (1|0) }
 --          { 'grace', id, user, app, tenant, metaData JSON, expiry, start instant, 0, 0, sealed current value }
@@ -14,9 +17,10 @@
 --          { 'invalid', reason } (unknown, revoked, expired, reuse, client, scope); an 'invalid'
 --          answer for 'client' or 'scope' changes nothing
 -- A one-time token's record keeps `ou` = "<grace ms>:<revoke on reuse 1|0>", `pd` the previous
--- digest, `ra` the rotation instant and `gv` the sealed current value. Every old value's pointer
--- stays until the token's expiry, so presenting it again is recognised as reuse, not as unknown.
-local id, rk = locate(ARGV[2], KEYS[1])
+-- digest, `ra` the rotation instant and `gv` the sealed current value. Every old value has a pointer
+-- until the token's expiry (one its record named gets it as it retires), so presenting it again is
+-- recognised as reuse, not as unknown: a value made up to name a token has none.
+local id, rk = locate(ARGV[2], ARGV[3])
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
 local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv')
@@ -65,15 +69,18 @@ if kind ~= 'F' then
   if nx > x then
     x, slid = nx, 1
     redis.call('PEXPIREAT', rk, x)
-    -- The pointer is KEYS[1] in modes 'd' and 'D'; one in another bucket (mode 'i') is the caller's to extend.
-    if ARGV[2] ~= 'i' then redis.call('PEXPIREAT', KEYS[1], x) end
+    -- the value's pointer, if it was found by one (one in another bucket, mode 'i', is the caller's to extend)
+    if FOUND_BY then redis.call('PEXPIREAT', FOUND_BY, x) end
     for _, key in ipairs({ k_user(f[1]), k_user_app(f[1], f[2]), k_app(f[2]) }) do extend(key, x, now) end
     redis.call('ZADD', k_app(f[2]), 'XX', x, id)  -- the app index is scored by expiry
   end
 end
 local rotated = 0
 if f[11] then
-  redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', x)
+  if NAMED then redis.call('SET', k_pointer(ARGV[3]), id, 'PXAT', x) end  -- the retiring value
+  if ARGV[11] ~= id then  -- the next value names another token (of its own bucket: tag [1]'s)
+    redis.call('SET', 'dg:{b' .. string.sub(ARGV[11], -1) .. '}:' .. ARGV[5], id, 'PXAT', x)
+  end
   redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', ARGV[6])
   rotated = 1
 end

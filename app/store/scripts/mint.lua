@@ -1,7 +1,8 @@
 -- Create refresh-token records (one mint, or an import batch of one bucket) and their event.
 -- KEYS: none besides those derived from the tag (the bucket's stream and the records' keys).
 -- ARGV: [1] tag, [2] stream max length, [3] event type, [4] event JSON, [5] n,
---       then n groups of 12: id, digest, pointer_here (1|0), user, app, tenant,
+--       then n groups of 12: id, digest, pointer (1: write the value's digest pointer, in this bucket;
+--       0: none here: the value names this token, or its pointer is in another bucket), user, app, tenant,
 --       insert instant ('' = now), start instant ('' = now), policy, metaData JSON,
 --       one-time use ('' = reusable, else "<grace ms>:<revoke on reuse 1|0>"),
 --       session limit ('' = none, else "<maximum>:<E (evict oldest) | R (reject new)>")

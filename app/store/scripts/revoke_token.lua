@@ -1,5 +1,6 @@
--- Revoke one token, found by value (mode 'd') or by id (mode 'i'), and record the event.
--- KEYS: [1] dg:{t}:<digest> (mode 'd' or 'D', see locate) or rt:{t}:<id> (mode 'i')
+-- Revoke one token, found by value (modes 'd', 'D', 'v', 'V') or by id (mode 'i'), and record the event.
+-- KEYS: [1] dg:{t}:<digest> (mode 'd' or 'D', see locate) or rt:{t}:<id> (mode 'i'; 'v' or 'V': the
+--       record the value names, and [2] its pointer)
 -- ARGV: [1] tag, [2] mode, [3] digest ('' with mode 'i'), [4] owner user id ('' = any),
 --       [5] tenant id ('' = any), [6] stream max length, [7] event JSON,
 --       [8] application id ('' = any: an OAuth client may revoke only its own tokens)
@@ -7,7 +8,7 @@
 --          | { 'foreign' } (a live token of another application, when [8] is given; unchanged)
 -- A tombstone, an expired token, one a valid-from watermark or a revoke of its user killed, another owner's or tenant's
 -- token, or an old rotated value are all 'missing' (404), as FusionAuth answers.
-local id, rk = locate(ARGV[2], KEYS[1])
+local id, rk = locate(ARGV[2], ARGV[3])
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'missing' } end
 -- One read of the record serves the checks and the revoke (fields in revoke_fields's order).
