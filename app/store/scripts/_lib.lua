@@ -72,12 +72,11 @@ local function valid_from(u, a)
   return math.max(tonumber(w[1]) or 0, tonumber(w[2]) or 0)
 end
 
--- Keep `key` alive at least until instant `at` (ms); never shortens a longer life.
-local function extend(key, at, now)
-  local ttl = redis.call('PTTL', key)
-  if ttl == -1 or (ttl >= 0 and now + ttl < at) then
-    redis.call('PEXPIREAT', key, at)
-  end
+-- Keep `key` alive at least until instant `at` (ms); never shortens a longer life. One command when
+-- it moves a life on (the usual case: a new token outlives the others); a second when the key had
+-- no expiry yet (GT counts that as infinite) or a longer one.
+local function extend(key, at)
+  if redis.call('PEXPIREAT', key, at, 'GT') == 0 then redis.call('PEXPIREAT', key, at, 'NX') end
 end
 
 -- Append one event; fields: t type, d static JSON (built by app/events.py), n count,
@@ -147,7 +146,7 @@ end
 local function bury(dead, now)
   for key, x in pairs(dead) do
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    extend(key, x, now)
+    extend(key, x)
   end
 end
 
@@ -229,7 +228,7 @@ local function kill_user_app(u, a, tn, now, cap, ids)
   redis.call('HSET', k_user_killed_apps(u), a, tn)
   redis.call('SADD', k_app_killed_users(a), u)
   redis.call('ZADD', k_burial_queue(), 'NX', now, u)
-  for _, key in ipairs({ k_user_killed_apps(u), k_app_killed_users(a), k_burial_queue() }) do extend(key, latest, now) end
+  for _, key in ipairs({ k_user_killed_apps(u), k_app_killed_users(a), k_burial_queue() }) do extend(key, latest) end
   return #members, latest
 end
 

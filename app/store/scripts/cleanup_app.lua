@@ -29,6 +29,6 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
 end
 if buried > 0 then
   redis.call('INCRBY', KEYS[2], buried)
-  extend(KEYS[2], latest, now)
+  extend(KEYS[2], latest)
 end
 return { redis.call('ZCARD', KEYS[1]), buried }

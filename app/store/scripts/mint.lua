@@ -47,10 +47,10 @@ for i = 0, n - 1 do
   if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', x) end
   for _, key in ipairs({ k_user(u), k_user_app(u, a) }) do
     redis.call('ZADD', key, ii, id)
-    extend(key, x, now)
+    extend(key, x)
   end
   redis.call('ZADD', k_app(a), x, id)  -- scored by expiry: live members are counted in O(log n)
-  extend(k_app(a), x, now)
+  extend(k_app(a), x)
   out[#out + 1] = x
   ids[#ids + 1] = id
   users[u] = true

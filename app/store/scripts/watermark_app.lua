@@ -48,7 +48,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     end
     if into == KEYS[1] then redis.call('RENAME', KEYS[1], KEYS[4]) end
     local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
-    if last[2] then extend(KEYS[4], tonumber(last[2]), now) end
+    if last[2] then extend(KEYS[4], tonumber(last[2])) end
   end
 end
 local mark = math.max(now + 1, tonumber(redis.call('GET', KEYS[3]) or 0) + 1)
