@@ -1,0 +1,159 @@
+"""Redis's own cost of each store operation, counted in instructions: repeatable on a noisy machine.
+
+    .venv/bin/python bench/redis_cost.py            # 300 calls of each operation, about a minute
+    CALLS=1000 .venv/bin/python bench/redis_cost.py
+
+Runs its own redis-server under valgrind's callgrind (instructions, not seconds: the same count for
+the same code and inputs, whatever else the machine does; a redis-server under callgrind is ~50x
+slower, so this is no throughput measure, and instructions are only user space: a round trip's
+socket calls are not in them) and calls the store's scripts as the service does (mint,
+exchange, revoke by value and by id of minted tokens, a listing of 20 and an application-wide
+count), dumping callgrind's counters between phases. Prints thousands of instructions a call,
+beside a bare GET and an EVALSHA of `return 1` (the floor any script pays), and the Redis memory a
+minted token takes (INFO used_memory before and after the mints, over CALLS tokens, its creation
+event apart; bench/scale.py measures 100,000 at once). Compare runs before and after a change to a script.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import redis  # noqa: E402
+
+from app.store import keys  # noqa: E402
+from app.store.lua import Scripts  # noqa: E402
+from app.store.tokens import NewToken, RefreshTokenStore  # noqa: E402
+
+CALLS = int(os.environ.get("CALLS", "300"))
+APP, TENANT = str(uuid.uuid4()), str(uuid.uuid4())
+DAY = f"F:{86_400_000}"
+EVENT = json.dumps({"id": str(uuid.uuid4()), "type": "jwt.refresh-token.revoke", "info": {"ipAddress": "10.0.0.1"}})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def next_value(token_id: str) -> tuple[str, str]:
+    value = keys.new_token_value(token_id)
+    return keys.digest(value), "sealed"
+
+
+def main() -> int:
+    for tool in ("valgrind", "callgrind_control", "redis-server"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing (apt-get install -y valgrind redis-server)")
+    port, out = free_port(), tempfile.mkdtemp(prefix="redis-cost-")
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p", "redis-server", "--port", str(port)]
+        + ["--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, decode_responses=True)
+        for _ in range(300):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        results = measure(client, server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+    counts = {}
+    for path in glob.glob(f"{out}/cg.*"):
+        with open(path) as f:
+            text = f.read()
+        phase = re.search(r"^desc: Trigger: dump (.+)$", text, re.M)
+        total = re.search(r"^summary: (\d+)", text, re.M)
+        if phase and total:
+            counts[phase.group(1)] = int(total.group(1))
+    shutil.rmtree(out, ignore_errors=True)
+    print(f"| operation | thousand Redis instructions a call (n={CALLS}) |\n|---|--:|")
+    for phase, calls in results["calls"].items():
+        print(f"| {results['labels'][phase]} | {counts[phase] / calls / 1000:.1f} |")
+    print(
+        f"\nRedis memory a minted token: {results['bytes_per_token']:.0f} bytes, its record and indexes"
+        f" (used_memory, n={CALLS}), and {results['event_bytes']:.0f} bytes of its creation event in the"
+        " bucket's stream (until the stream's MAXLEN trims it)"
+    )
+    return 0
+
+
+def measure(client: redis.Redis, pid: int) -> dict:
+    store = RefreshTokenStore(client, Scripts.register(client), 1000)
+    calls: dict[str, int] = {}
+    labels: dict[str, str] = {}
+
+    def phase(name: str, count: int, step: Callable[[int], object]) -> None:
+        for i in range(count):
+            step(i)
+        slug = re.sub(r"\W+", "_", name)  # callgrind_control takes a plain word
+        subprocess.run(["callgrind_control", "-d", slug, str(pid)], capture_output=True, check=False)
+        calls[slug] = count
+        labels[slug] = name
+
+    users = [keys.new_token_id(i % 16) for i in range(max(1, CALLS // 10))]
+    lister = keys.new_token_id(3)
+    minted: list[tuple[str, str]] = []
+
+    def mint(i: int, user: str | None = None) -> None:
+        user = user or users[i % len(users)]
+        token_id = keys.new_token_id(int(user[-1], 16))
+        value = keys.new_token_value(token_id)
+        token = NewToken(token_id, keys.digest(value), user, APP, TENANT, DAY, {})
+        store.mint(keys.TAGS[int(user[-1], 16)], [token], EVENT)
+        minted.append((token_id, value))
+
+    for i in range(20):
+        mint(i, lister)
+    client.set("floor:key", "x")
+    floor_sha = client.script_load("return 1")
+    mint(0)
+    store.exchange(keys.presented(minted[-1][1]), "10.0.0.1", EVENT, next_value)  # every script loaded
+    subprocess.run(["callgrind_control", "-d", "setup", str(pid)], capture_output=True, check=False)
+    minted.clear()
+    phase("GET (floor)", CALLS, lambda i: client.get("floor:key"))
+    phase("EVALSHA return 1 (floor)", CALLS, lambda i: client.evalsha(floor_sha, 0))
+
+    def used() -> tuple[int, int]:  # Redis memory in all, and its event streams' share
+        streams = sum(client.memory_usage(keys.events(tag), samples=0) or 0 for tag in keys.TAGS)
+        return int(client.info("memory")["used_memory"]), streams
+
+    before = used()
+    phase("mint", CALLS, mint)
+    after = used()
+    bytes_per_token = ((after[0] - before[0]) - (after[1] - before[1])) / CALLS
+    event_bytes = (after[1] - before[1]) / CALLS
+    half = CALLS // 2
+    phase("exchange", half, lambda i: store.exchange(keys.presented(minted[i][1]), "10.0.0.1", EVENT, next_value))
+    phase("revoke by value", half, lambda i: store.revoke_token(event=EVENT, presented=keys.presented(minted[i][1])))
+    phase("revoke by id", CALLS - half, lambda i: store.revoke_token(event=EVENT, token_id=minted[half + i][0]))
+    phase(
+        "list 20 (kept: the same listing again)",
+        CALLS,
+        lambda i: store.list_tokens(lister, None, tenant="", limit=100, cursor=None),
+    )
+    phase("live count of an application", CALLS, lambda i: store.live_counts([APP], int(time.time() * 1000)))
+    return {"calls": calls, "labels": labels, "bytes_per_token": bytes_per_token, "event_bytes": event_bytes}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
