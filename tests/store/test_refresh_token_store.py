@@ -499,6 +499,25 @@ def test_a_value_made_up_to_name_a_token_is_unknown_and_changes_nothing(kit: Kit
     assert kit.is_live(token)
 
 
+def test_a_value_minted_before_values_named_their_token_still_works_by_its_pointer(kit: Kit) -> None:
+    """Such a value (44 characters: its bucket's hex digit, then 256 random bits) had its pointer in that
+    bucket, as an import of it writes one now: it is found, slides, rotates and is revoked by value."""
+    user, now = new_user(), now_ms()
+    old = "0123456789abcdef"[bucket_of(user)] + secrets.token_urlsafe(32)
+    assert len(old) == keys.MINTED_LENGTH and keys.named_id(old) is None
+    token = kit.import_one(user, old, policy="S:60000", start=now - 30000)
+
+    assert token.tag == tag_of_user(user)
+    assert kit.redis.get(keys.pointer(token.tag, token.digest)) == token.token_id
+    assert kit.store.find(token.presented).token_id == token.token_id
+    result = kit.exchange(token)
+    assert result.token_id == token.token_id and result.expiry >= now + 60000
+    assert kit.redis.pexpiretime(keys.pointer(token.tag, token.digest)) == result.expiry
+    assert kit.revoke(token) is not None
+    assert kit.exchange(token) == "revoked"
+    assert kit.store.is_known(token.presented)
+
+
 def test_importing_a_value_minted_here_finds_it_by_the_token_it_names(kit: Kit) -> None:
     user = new_user()
     token = kit.mint(user)
