@@ -430,7 +430,7 @@ def _stored(token_id: str, u: str, a: str, tn: str, ii: str, si: str, x: str, la
         a,
         tn,
         int(ii or 0),
-        int(si or 0),
+        int(si or ii or 0),
         int(x or 0),
         int(la) if la else None,
         lad or None,

@@ -27,7 +27,7 @@ def _wire(token_id: str, record: dict[str, str], meta: dict[str, Any]) -> dict[s
         "userId": record["u"],
         "tenantId": record["tn"],
         "insertInstant": int(record["ii"]),
-        "startInstant": int(record["si"]),
+        "startInstant": int(record.get("si", record["ii"])),  # absent: the insert instant
         "expirationInstant": int(record["x"]),
         "metaData": meta,
     }

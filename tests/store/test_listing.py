@@ -34,7 +34,7 @@ def _as_stored(kit: Kit, token: Token, app: str, tenant: str, address: str | Non
         app,
         tenant,
         int(record["ii"]),
-        int(record["si"]),
+        int(record.get("si", record["ii"])),  # absent: the insert instant
         int(record["x"]),
         accessed,
         address,

@@ -4,9 +4,9 @@
 -- no slots exist, when locate() in mode 'D' or 'V' follows a value's pointer into its record's bucket).
 --
 -- A token record rt:{t}:<id> is a hash:
---   u user id, a application id, tn tenant id, ii insert instant, si start instant,
+--   u user id, a application id, tn tenant id, ii insert instant, si start instant (absent: ii),
 --   x expiry instant, pl expiry policy ("F" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"),
---   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON,
+--   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON (absent: {}),
 --   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
 --   and an old value is recognised, never resurrected).
 -- Valid-from watermarks (strings, epoch ms; a token whose insert instant is at or before one

@@ -36,7 +36,7 @@ local owner = { f[1], f[2], f[3] }
 if ARGV[9] ~= '' and f[2] ~= ARGV[9] then return { 'invalid', 'client' } end
 if ARGV[10] ~= '' then
   local granted = {}
-  local held = cjson.decode(f[4]).scopes
+  local held = cjson.decode(f[4] or '{}').scopes
   if type(held) == 'table' then
     for _, scope in ipairs(held) do granted[scope] = true end
   end
@@ -48,7 +48,7 @@ if f[9] ~= ARGV[3] then
   if not f[11] then return { 'invalid', 'unknown' } end
   local grace, revoke = string.match(f[11], '^(%d+):(%d)$')
   if f[12] == ARGV[3] and now < tonumber(f[13]) + tonumber(grace) then
-    return { 'grace', id, f[1], f[2], f[3], f[4], x, tonumber(f[6]), 0, 0, f[14] }
+    return { 'grace', id, f[1], f[2], f[3], f[4] or '{}', x, tonumber(f[6] or f[7]), 0, 0, f[14] }
   end
   local n = 0
   if revoke == '1' then
@@ -60,7 +60,7 @@ if f[9] ~= ARGV[3] then
   return { 'invalid', 'reuse' }
 end
 local kind, ttl, max = string.match(f[8], '^(%a):(%d+):?(%d*)$')
-local si = tonumber(f[6])
+local si = tonumber(f[6] or f[7])
 local slid = 0
 if kind ~= 'F' then
   si = now
@@ -84,7 +84,11 @@ if f[11] then
   redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', ARGV[6])
   rotated = 1
 end
-redis.call('HSET', rk, 'la', now, 'lad', ARGV[4], 'si', si, 'x', x)
+if kind == 'F' then  -- a fixed life: start and expiry stay as they are
+  redis.call('HSET', rk, 'la', now, 'lad', ARGV[4])
+else
+  redis.call('HSET', rk, 'la', now, 'lad', ARGV[4], 'si', si, 'x', x)
+end
 forget_listing(f[1])
 emit(ARGV[7], 'jwt.refresh', ARGV[8], 1, 0, { id }, owner)
-return { 'ok', id, f[1], f[2], f[3], f[4], x, si, slid, rotated }
+return { 'ok', id, f[1], f[2], f[3], f[4] or '{}', x, si, slid, rotated }
