@@ -117,10 +117,11 @@ def named_id(token: str) -> str | None:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def tag_of_token(token: str, token_digest: str) -> str:
-    """The bucket holding a token value's digest pointer, if it has one: the bucket of the id it names,
-    the first character of a value minted before values named their token, else its digest's."""
-    named = named_id(token)
+def tag_of_token(token: str, token_digest: str, named: str | None = None) -> str:
+    """The bucket holding a token value's digest pointer, if it has one: the bucket of the id it names
+    (`named`, when the caller has it already), the first character of a value minted before values
+    named their token, else its digest's."""
+    named = named or named_id(token)
     if named is not None:
         return TAGS[_HEX.index(named[-1])]
     first = token[:1]
@@ -141,8 +142,8 @@ class Presented(NamedTuple):
 
 
 def presented(token: str) -> Presented:
-    token_digest = digest(token)
-    return Presented(token_digest, tag_of_token(token, token_digest), named_id(token))
+    token_digest, named = digest(token), named_id(token)
+    return Presented(token_digest, tag_of_token(token, token_digest, named), named)
 
 
 def new_token_id(bucket: int) -> str:

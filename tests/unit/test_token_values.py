@@ -1,0 +1,40 @@
+"""A minted value names its token: the id's 16 bytes, base64url, then 256 random bits."""
+
+from __future__ import annotations
+
+import secrets
+
+from app.store import keys
+
+
+def test_a_minted_value_names_its_token_and_its_bucket() -> None:
+    for bucket in range(keys.BUCKETS):
+        for _ in range(50):
+            token_id = keys.new_token_id(bucket)
+            value = keys.new_token_value(token_id)
+            assert len(value) == keys.VALUE_LENGTH
+            assert keys.named_id(value) == token_id
+            assert keys.presented(value) == (keys.digest(value), keys.TAGS[bucket], token_id)
+
+
+def test_two_values_of_one_token_differ_only_after_its_id() -> None:
+    token_id = keys.new_token_id(7)
+    first, second = keys.new_token_value(token_id), keys.new_token_value(token_id)
+    assert first[:22] == second[:22] and first[22:] != second[22:]
+
+
+def test_values_of_other_forms_name_nothing() -> None:
+    named = keys.new_token_value(keys.new_token_id(3))
+    others = [
+        "0123456789abcdef"[5] + secrets.token_urlsafe(32),  # minted before values named their token
+        secrets.token_urlsafe(32),  # imported: any opaque value
+        named[:-1],  # one character short
+        named + "A",  # one too many
+        named[:21] + "B" + named[22:],  # 22 characters that hold more than 16 bytes
+        named[:10] + "." + named[11:],  # not base64url
+        named[:10] + "é" + named[11:],
+    ]
+    for value in others:
+        assert keys.named_id(value) is None, value
+        assert keys.presented(value).token_id is None
+    assert keys.tag_of_token(others[0], keys.digest(others[0])) == keys.TAGS[5]
