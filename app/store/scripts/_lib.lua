@@ -355,13 +355,16 @@ local FOUND_BY = nil
 -- imported from elsewhere): modes 'd'/'v' return ('redirect', id), for the caller to call again in
 -- that bucket (a Cluster script may touch only its own slot); modes 'D'/'V', sent to a single Redis
 -- where any key is at hand, go on there, in the record's bucket (TAG), saving the round trip.
-local function locate(mode, dg)
+-- `fields` are the record's fields the caller reads next, `cd` among them at `at`: when the record
+-- the value names is the one, locate returns them as its third result (nil otherwise: read them).
+local function locate(mode, dg, fields, at)
   local key = KEYS[1]
   if mode == 'i' then return id_of(key), key end
   if mode == 'v' or mode == 'V' then
-    if redis.call('HGET', key, 'cd') == dg then
+    local f = redis.call('HMGET', key, unpack(fields))
+    if f[at] == dg then
       NAMED = true
-      return id_of(key), key
+      return id_of(key), key, f
     end
     key = KEYS[2]
   end

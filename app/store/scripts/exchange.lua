@@ -20,10 +20,11 @@
 -- digest, `ra` the rotation instant and `gv` the sealed current value. Every old value has a pointer
 -- until the token's expiry (one its record named gets it as it retires), so presenting it again is
 -- recognised as reuse, not as unknown: a value made up to name a token has none.
-local id, rk = locate(ARGV[2], ARGV[3])
+local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv' }
+local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 9)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
-local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv')
+f = f or redis.call('HMGET', rk, unpack(FIELDS))
 if not f[1] then return { 'invalid', 'unknown' } end
 if f[10] then return { 'invalid', 'revoked' } end
 local now = now_ms()

@@ -8,11 +8,12 @@
 --          | { 'foreign' } (a live token of another application, when [8] is given; unchanged)
 -- A tombstone, an expired token, one a valid-from watermark or a revoke of its user killed, another owner's or tenant's
 -- token, or an old rotated value are all 'missing' (404), as FusionAuth answers.
-local id, rk = locate(ARGV[2], ARGV[3])
+-- One read of the record serves the checks and the revoke (fields in revoke_fields's order).
+local FIELDS = { 'u', 'a', 'x', 'rv', 'tn', 'ii', 'cd' }
+local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 7)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'missing' } end
--- One read of the record serves the checks and the revoke (fields in revoke_fields's order).
-local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii', 'cd')
+f = f or redis.call('HMGET', rk, unpack(FIELDS))
 if not f[1] or f[4] then return { 'missing' } end
 if ARGV[3] ~= '' and f[7] ~= ARGV[3] then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
