@@ -22,7 +22,6 @@ import json
 import os
 import pstats
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,21 +30,18 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH)
+sys.path.insert(0, os.path.dirname(BENCH))
 
 import redis  # noqa: E402
+import run as harness  # noqa: E402  (process helpers)
 from flask import Flask  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 KEY = "bench-key-" + secrets.token_hex(16)
 DEVICE = {"device": {"name": "bench", "type": "BROWSER"}}
 Environ = tuple[dict[str, Any], bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def environ(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Environ:
@@ -74,7 +70,7 @@ def cpu_per_call(app: Callable[..., Iterable[bytes]], environs: list[Environ]) -
 
 
 def main() -> None:
-    port, n = free_port(), int(os.environ.get("N", "3000"))
+    port, n = harness.free_port(), int(os.environ.get("N", "3000"))
     directory = tempfile.mkdtemp()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", directory],
@@ -82,12 +78,7 @@ def main() -> None:
     )
     try:
         store = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                store.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+        harness.wait_redis(store)
         os.environ.update(REDIS_URL=f"redis://127.0.0.1:{port}/1", REFRESHD_BOOTSTRAP_API_KEY=KEY)
         os.environ.setdefault("REFRESHD_ACCESS_LOG", "false")
         measure(store, n)

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,9 +28,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH)
+sys.path.insert(0, os.path.dirname(BENCH))
 
 import redis  # noqa: E402
+import run as harness  # noqa: E402  (process helpers)
 
 from app.store import keys  # noqa: E402
 from app.store.lua import Scripts  # noqa: E402
@@ -43,12 +45,6 @@ DAY = f"F:{86_400_000}"
 EVENT = json.dumps({"id": str(uuid.uuid4()), "type": "jwt.refresh-token.revoke", "info": {"ipAddress": "10.0.0.1"}})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def next_value(token_id: str) -> tuple[str, str]:
     value = keys.new_token_value(token_id)
     return keys.digest(value), "sealed"
@@ -58,7 +54,7 @@ def main() -> int:
     for tool in ("valgrind", "callgrind_control", "redis-server"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing (apt-get install -y valgrind redis-server)")
-    port, out = free_port(), tempfile.mkdtemp(prefix="redis-cost-")
+    port, out = harness.free_port(), tempfile.mkdtemp(prefix="redis-cost-")
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p", "redis-server", "--port", str(port)]
         + ["--save", "", "--appendonly", "no"],
@@ -67,12 +63,7 @@ def main() -> int:
     )
     try:
         client = redis.Redis(port=port, decode_responses=True)
-        for _ in range(300):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.1)
+        harness.wait_redis(client, seconds=60)  # slow to start under callgrind
         results = measure(client, server.pid)
     finally:
         server.terminate()

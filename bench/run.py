@@ -213,6 +213,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_redis(client: Any, seconds: float = 30) -> None:
+    """Until a redis-server just started answers PING (redis-py's client: a ConnectionError until then)."""
+    from redis import ConnectionError as NotYet
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            client.ping()
+            return
+        except NotYet:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def tool(name: str, package: str) -> str:
     """The path of a system tool; installed with apt-get when missing and we are root."""
     found = shutil.which(name)

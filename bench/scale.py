@@ -148,12 +148,7 @@ def main() -> int:
         )
         url = f"redis://127.0.0.1:{port}/0"
         client = redis.Redis.from_url(url, decode_responses=True)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+        harness.wait_redis(client)
         env = dict(
             os.environ, REDIS_URL=url, REFRESHD_BOOTSTRAP_API_KEY=KEY, PATH=f"{harness.VENV_BIN}:{os.environ['PATH']}"
         )

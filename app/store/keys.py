@@ -117,19 +117,6 @@ def named_id(token: str) -> str | None:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def tag_of_token(token: str, token_digest: str, named: str | None = None) -> str:
-    """The bucket holding a token value's digest pointer, if it has one: the bucket of the id it names
-    (`named`, when the caller has it already), the first character of a value minted before values
-    named their token, else its digest's."""
-    named = named or named_id(token)
-    if named is not None:
-        return TAGS[_HEX.index(named[-1])]
-    first = token[:1]
-    if len(token) == MINTED_LENGTH and first in _HEX:
-        return TAGS[_HEX.index(first)]
-    return TAGS[ord(token_digest[0]) & (BUCKETS - 1)]
-
-
 class Presented(NamedTuple):
     """A presented token value as the store looks it up: its digest (the only form in which a value is
     kept), the bucket of its pointer, and the token id it names (None: found by its pointer alone).
@@ -142,8 +129,16 @@ class Presented(NamedTuple):
 
 
 def presented(token: str) -> Presented:
+    """How the store looks a value up. Its pointer, if it has one, is in the bucket of the id it names,
+    of its first character for a value minted before values named their token, else of its digest."""
     token_digest, named = digest(token), named_id(token)
-    return Presented(token_digest, tag_of_token(token, token_digest, named), named)
+    if named is not None:
+        tag = TAGS[_HEX.index(named[-1])]
+    elif len(token) == MINTED_LENGTH and token[:1] in _HEX:
+        tag = TAGS[_HEX.index(token[0])]
+    else:
+        tag = TAGS[ord(token_digest[0]) & (BUCKETS - 1)]
+    return Presented(token_digest, tag, named)
 
 
 def new_token_id(bucket: int) -> str:

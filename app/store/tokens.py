@@ -176,33 +176,20 @@ class RefreshTokenStore:
         used in a second round trip, and if the exchange slides the token's expiry, a third extends that
         pointer too (no script may touch both slots). A single Redis does it all in one.
         """
-        tag = presented.tag
-        names = presented.token_id or keys.new_token_id(keys.TAGS.index(tag))
-        next_digest, sealed = next_value(names)
+
+        def call(tag: str, mode: str, script_keys: list[str], names: str) -> Any:
+            """One exchange.lua call (its ARGV), the next value naming `names`."""
+            next_digest, sealed = next_value(names)
+            args = (presented.digest, address, next_digest, sealed, self._maxlen, event, application_id, scopes)
+            return self._scripts.exchange(keys=script_keys, args=[tag, mode, *args, names])
+
         script_keys, mode = self._by_value(presented)
-        args: list[Any] = [
-            tag,
-            mode,
-            presented.digest,
-            address,
-            next_digest,
-            sealed,
-            self._maxlen,
-            event,
-            application_id,
-            scopes,
-            names,
-        ]
-        result = self._scripts.exchange(keys=script_keys, args=args)
+        names = presented.token_id or keys.new_token_id(keys.TAGS.index(presented.tag))
+        result = call(presented.tag, mode, script_keys, names)
         if result[0] == "redirect":
             token_id = result[1]
             tag = _tag(token_id)
-            next_digest, sealed = next_value(token_id)
-            args = [
-                tag, "i", presented.digest, address, next_digest, sealed, self._maxlen, event, application_id,
-                scopes, token_id,
-            ]  # fmt: skip
-            result = self._scripts.exchange(keys=[keys.record(tag, token_id)], args=args)
+            result = call(tag, "i", [keys.record(tag, token_id)], token_id)
             if result[0] == "ok" and int(result[8]):
                 # GT: never shorten it, should a concurrent exchange have slid it further already.
                 self._redis.pexpireat(keys.pointer(presented.tag, presented.digest), int(result[6]), gt=True)
@@ -336,12 +323,15 @@ class RefreshTokenStore:
         pipe = self._redis.pipeline(transaction=False)
         for value in values:
             pipe.get(keys.pointer(value.tag, value.digest))
-            pipe.hget(keys.record(value.tag, value.token_id or "-"), "cd")
-        found = pipe.execute()
-        return [
-            pointed or (value.token_id if current == value.digest else None)
-            for value, pointed, current in zip(values, found[::2], found[1::2], strict=True)
-        ]
+            if value.token_id is not None:
+                pipe.hget(keys.record(value.tag, value.token_id), "cd")
+        found = iter(pipe.execute())
+        ids = []
+        for value in values:
+            pointed = next(found)
+            current = next(found) if value.token_id is not None else None
+            ids.append(pointed or (value.token_id if current == value.digest else None))
+        return ids
 
     def import_tokens(
         self,

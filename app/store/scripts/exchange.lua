@@ -79,9 +79,8 @@ end
 local rotated = 0
 if f[11] then
   if NAMED then redis.call('SET', k_pointer(ARGV[3]), id, 'PXAT', x) end  -- the retiring value
-  if ARGV[11] ~= id then  -- the next value names another token (of its own bucket: tag [1]'s)
-    redis.call('SET', 'dg:{b' .. string.sub(ARGV[11], -1) .. '}:' .. ARGV[5], id, 'PXAT', x)
-  end
+  -- the next value names another token, of the presented value's bucket: its pointer goes there
+  if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', x) end
   redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', ARGV[6])
   rotated = 1
 end
