@@ -237,20 +237,23 @@ class RefreshTokenStore:
             return None
         return Revoked(result[1], result[2], result[3], result[4])
 
-    def _inspect(self, token_id: str, token_digest: str) -> StoredToken | None:
+    def _inspect(self, token_id: str, token_digest: str) -> list[str] | int:
+        """inspect.lua's answer for a token whose current value must have this digest: its fields, []
+        (not live) or 0 (not its current value)."""
         tag = _tag(token_id)
-        values = self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, token_digest, ""])
-        return _stored(token_id, *values) if values else None
+        answer: list[str] | int = self._scripts.inspect(keys=[keys.record(tag, token_id)], args=[tag, token_digest, ""])
+        return answer
 
     def find(self, presented: keys.Presented) -> StoredToken | None:
-        """The live token whose current value this is: one read when the value names it, else two (its
-        pointer, its record)."""
-        if presented.token_id is not None:
-            found = self._inspect(presented.token_id, presented.digest)
-            if found is not None:
-                return found
-        token_id = self._redis.get(keys.pointer(presented.tag, presented.digest))
-        return self._inspect(str(token_id), presented.digest) if token_id else None
+        """The live token whose current value this is: one read when the value names it (live or not),
+        else two (its pointer, its record)."""
+        token_id = presented.token_id
+        answer = self._inspect(token_id, presented.digest) if token_id is not None else 0
+        if answer == 0:  # it names no token holding it: its pointer, if any, decides
+            pointed = self._redis.get(keys.pointer(presented.tag, presented.digest))
+            token_id = str(pointed) if pointed else None
+            answer = self._inspect(token_id, presented.digest) if token_id else 0
+        return _stored(str(token_id), *answer) if isinstance(answer, list) and answer else None
 
     def is_known(self, presented: keys.Presented) -> bool:
         """Whether a value was ever a token here and its record is still kept (live or tombstone)."""

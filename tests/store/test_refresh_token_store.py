@@ -518,6 +518,19 @@ def test_a_value_minted_before_values_named_their_token_still_works_by_its_point
     assert kit.store.is_known(token.presented)
 
 
+def test_introspecting_a_value_naming_a_token_elsewhere_finds_it_by_its_pointer(kit: Kit) -> None:
+    """An imported value of the named form (the id it names is no record here) is found by its pointer;
+    a minted value no longer live is None (in one read: test_store_events_and_round_trips)."""
+    user = new_user()
+    elsewhere = kit.import_one(user, keys.new_token_value(keys.new_token_id(bucket_of(user))))
+    assert elsewhere.presented.token_id not in (None, elsewhere.token_id)
+    assert kit.store.find(elsewhere.presented).token_id == elsewhere.token_id
+
+    minted = kit.mint(user)
+    kit.revoke(minted)
+    assert kit.store.find(minted.presented) is None
+
+
 def test_importing_a_value_minted_here_finds_it_by_the_token_it_names(kit: Kit) -> None:
     user = new_user()
     token = kit.mint(user)

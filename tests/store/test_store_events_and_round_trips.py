@@ -216,6 +216,7 @@ def test_each_step_on_one_bucket_is_a_single_evalsha(counted: tuple[Kit, Recorde
         ),
         "revoke user": lambda: kit.store.revoke_user(user, None, tenant="", cap=9, event=event_json()),
         "get by id (the record and the watermarks covering it)": lambda: kit.store.get(third.token_id),
+        "introspect by value (the record the value names)": lambda: kit.store.find(third.presented),
         "is the session live and its access token not denied": lambda: kit.store.session_is_live(
             third.token_id, str(keys.new_token_id(bucket_of(third.token_id)))
         ),

@@ -5,8 +5,9 @@
 --       [3] an access token's jti to check against the denylist dj:{t}: ('' = none),
 --       [4] '1' to ask only whether it is live (validation: nothing else is read or returned)
 -- Returns: { u, a, tn, ii, si, x, la, lad, m } (or 1, with [4]) or {} when missing, revoked, expired,
--- killed by a valid-from watermark or a revoke of its user (awaiting burial), (with [2]) not the
--- current value, or (with [3]) a denied access token.
+-- killed by a valid-from watermark or a revoke of its user (awaiting burial), or (with [3]) a denied
+-- access token; 0 (with [2]) when the record is missing or [2] is not its current value's digest
+-- (for a value naming this token: then its pointer, if any, decides).
 local only_live = ARGV[4] == '1'
 local f
 if only_live then
@@ -14,8 +15,8 @@ if only_live then
 else
   f = redis.call('HMGET', KEYS[1], 'u', 'a', 'x', 'ii', 'rv', 'cd', 'tn', 'si', 'la', 'lad', 'm')
 end
+if ARGV[2] ~= '' and f[6] ~= ARGV[2] then return 0 end
 if not f[1] or f[5] or tonumber(f[3]) <= now_ms() then return {} end
-if ARGV[2] ~= '' and f[6] ~= ARGV[2] then return {} end
 if ARGV[3] ~= '' and redis.call('EXISTS', 'dj:' .. TAG .. ':' .. ARGV[3]) == 1 then return {} end
 if tonumber(f[4]) <= valid_from(f[1], f[2]) then return {} end
 if killed_with_user(f[1], f[2], id_of(KEYS[1])) then return {} end
