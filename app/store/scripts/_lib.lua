@@ -6,7 +6,8 @@
 -- A token record rt:{t}:<id> is a hash:
 --   u user id, a application id, tn tenant id, ii insert instant, si start instant (absent: ii),
 --   x expiry instant, pl expiry policy ("F" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"),
---   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON (absent: {}),
+--   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON (absent: {};
+--   over META_PIECE bytes: in pieces m, m2, m3... and mn their count, see meta_fields),
 --   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
 --   and an old value is recognised, never resurrected).
 -- Valid-from watermarks (strings, epoch ms; a token whose insert instant is at or before one
@@ -51,6 +52,30 @@ local function k_user_killed_apps(u) return 'ux:' .. TAG .. ':' .. u end
 local function k_app_killed_users(a) return 'ka:' .. TAG .. ':' .. a end
 local function k_burial_queue() return 'kq:' .. TAG end
 local function k_listing(u) return 'lc:' .. TAG .. ':' .. u end
+-- metaData longer than a listpack entry (64 bytes: Redis's default hash-max-listpack-value) would turn
+-- the whole record into a hashtable, ~700 bytes more a token: it is kept in pieces of META_PIECE
+-- bytes, m then m2, m3..., with mn their count when there is more than one (a record stays a
+-- listpack while it has at most 64 fields: metaData up to ~3 KB).
+local META_PIECE = 64
+local function meta_fields(fields, m)
+  local n = math.ceil(#m / META_PIECE)
+  fields[#fields + 1], fields[#fields + 2] = 'm', string.sub(m, 1, META_PIECE)
+  if n > 1 then
+    fields[#fields + 1], fields[#fields + 2] = 'mn', n
+    for i = 2, n do
+      fields[#fields + 1], fields[#fields + 2] = 'm' .. i, string.sub(m, (i - 1) * META_PIECE + 1, i * META_PIECE)
+    end
+  end
+end
+
+-- A record's metaData JSON from its fields m and mn (as an HMGET read them) and, when in pieces, the rest.
+local function meta_of(rk, m, mn)
+  if not m then return '{}' end
+  if not mn then return m end
+  local names = {}
+  for i = 2, tonumber(mn) do names[#names + 1] = 'm' .. i end
+  return m .. table.concat(redis.call('HMGET', rk, unpack(names)))
+end
 local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
 
 -- User u's complete listing as list.lua last wrote it (lc:), forgotten by every change to what a

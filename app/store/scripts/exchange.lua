@@ -20,7 +20,7 @@
 -- digest, `ra` the rotation instant and `gv` the sealed current value. Every old value has a pointer
 -- until the token's expiry (one its record named gets it as it retires), so presenting it again is
 -- recognised as reuse, not as unknown: a value made up to name a token has none.
-local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv' }
+local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv', 'mn' }
 local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 9)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
@@ -34,10 +34,11 @@ if tonumber(f[7]) <= valid_from(f[1], f[2]) or killed_with_user(f[1], f[2], id) 
   return { 'invalid', 'revoked' }
 end
 local owner = { f[1], f[2], f[3] }
+local meta = meta_of(rk, f[4], f[15])
 if ARGV[9] ~= '' and f[2] ~= ARGV[9] then return { 'invalid', 'client' } end
 if ARGV[10] ~= '' then
   local granted = {}
-  local held = cjson.decode(f[4] or '{}').scopes
+  local held = cjson.decode(meta).scopes
   if type(held) == 'table' then
     for _, scope in ipairs(held) do granted[scope] = true end
   end
@@ -49,7 +50,7 @@ if f[9] ~= ARGV[3] then
   if not f[11] then return { 'invalid', 'unknown' } end
   local grace, revoke = string.match(f[11], '^(%d+):(%d)$')
   if f[12] == ARGV[3] and now < tonumber(f[13]) + tonumber(grace) then
-    return { 'grace', id, f[1], f[2], f[3], f[4] or '{}', x, tonumber(f[6] or f[7]), 0, 0, f[14] }
+    return { 'grace', id, f[1], f[2], f[3], meta, x, tonumber(f[6] or f[7]), 0, 0, f[14] }
   end
   local n = 0
   if revoke == '1' then
@@ -91,4 +92,4 @@ else
 end
 forget_listing(f[1])
 emit(ARGV[7], 'jwt.refresh', ARGV[8], 1, 0, { id }, owner)
-return { 'ok', id, f[1], f[2], f[3], f[4] or '{}', x, si, slid, rotated }
+return { 'ok', id, f[1], f[2], f[3], meta, x, si, slid, rotated }

@@ -68,7 +68,8 @@ while true do
   for i = 1, #page, step do
     local id = page[i]
     if not (cursor and tonumber(page[i + 1]) == at and id >= after) then
-      local f = redis.call('HMGET', k_record(id), 'u', 'a', 'tn', 'ii', 'si', 'x', 'la', 'lad', 'm', 'rv')
+      local rk = k_record(id)
+      local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'ii', 'si', 'x', 'la', 'lad', 'm', 'rv', 'mn')
       if not f[1] or tonumber(f[6]) <= now then
         redis.call('ZREM', KEYS[1], id)
         offset = offset - 1
@@ -81,7 +82,7 @@ while true do
         local x = tonumber(f[6])
         if x < earliest then earliest = x end
         out[found + 1] = id .. '\0' .. f[1] .. '\0' .. f[2] .. '\0' .. (f[3] or '') .. '\0' .. (f[4] or '')
-          .. '\0' .. (f[5] or '') .. '\0' .. f[6] .. '\0' .. (f[7] or '') .. '\0' .. (f[8] or '') .. '\0' .. (f[9] or '')
+          .. '\0' .. (f[5] or '') .. '\0' .. f[6] .. '\0' .. (f[7] or '') .. '\0' .. (f[8] or '') .. '\0' .. (f[9] and meta_of(rk, f[9], f[11]) or '')
       end
     end
   end

@@ -41,10 +41,10 @@ for i = 0, n - 1 do
   local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
   if limit and policy == 'E' then evict_oldest(k_user_app(u, a), tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
   -- a start instant equal to the insert instant and empty metaData are left out (readers default them)
-  local fields, last = { 'u', u, 'a', a, 'tn', tn, 'ii', ii, 'x', x, 'pl', pl, 'cd', dg }, 14
-  if si ~= ii then fields[last + 1], fields[last + 2], last = 'si', si, last + 2 end
-  if ARGV[b + 9] ~= '{}' then fields[last + 1], fields[last + 2], last = 'm', ARGV[b + 9], last + 2 end
-  if ARGV[b + 10] ~= '' then fields[last + 1], fields[last + 2] = 'ou', ARGV[b + 10] end
+  local fields = { 'u', u, 'a', a, 'tn', tn, 'ii', ii, 'x', x, 'pl', pl, 'cd', dg }
+  if si ~= ii then fields[15], fields[16] = 'si', si end
+  if ARGV[b + 10] ~= '' then fields[#fields + 1], fields[#fields + 2] = 'ou', ARGV[b + 10] end
+  if ARGV[b + 9] ~= '{}' then meta_fields(fields, ARGV[b + 9]) end
   redis.call('HSET', rk, unpack(fields))
   redis.call('PEXPIREAT', rk, x)
   if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', x) end
