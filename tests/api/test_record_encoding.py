@@ -5,12 +5,15 @@ pieces that every reader puts back together."""
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 
 from app.store import keys
 from tests.api.helpers import KEY, mint, new_application, user
 from tests.api.test_rotation import exchange, one_time_app
+from tests.store.store_kit import imported_value
 
 PIECE = 64
 
@@ -77,3 +80,25 @@ def test_metadata_over_a_listpack_entry_is_kept_in_pieces_and_read_whole(client,
     assert exchanged.status_code == 200
     claims = jwt.decode(exchanged.json["token"], options={"verify_signature": False})
     assert claims.get("scope") == (" ".join(meta["scopes"]) if "scopes" in meta else None)
+
+
+@pytest.mark.parametrize("foreign", [False, True], ids=["pointer-in-users-bucket", "pointer-in-another-bucket"])
+def test_an_imported_one_time_token_keeps_a_compact_record_through_its_rotations(client, redis_client, foreign):
+    """An imported value names no token: its first rotation seals a whole 65-character value (88
+    characters, kept in two fields), the next ones the short form; the grace window opens both."""
+    app_id = one_time_app(client, grace=30)
+    who = user()
+    first = imported_value(who, foreign=foreign)
+    now = int(time.time() * 1000)
+    row = {"token": first, "userId": who, "applicationId": app_id, "insertInstant": now, "startInstant": now}
+    imported = client.post("/api/user/refresh-token/import", headers=KEY, json={"refreshTokens": [row]})
+    assert imported.status_code == 200, imported.json
+    (session,) = client.get(f"/api/jwt/refresh?userId={who}", headers=KEY).json["refreshTokens"]
+    key = record_key(session["id"])
+    values = [first]
+    for sealed_length in (88, 58):
+        values.append(exchange(client, values[-1]).json["refreshToken"])
+        stored = redis_client.hget(key, "gv") + redis_client.hget(key, "gw")
+        assert len(stored) == sealed_length
+        assert redis_client.object("encoding", key) == "listpack"
+        assert exchange(client, values[-2]).json["refreshToken"] == values[-1]  # in the grace window

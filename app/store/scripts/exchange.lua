@@ -17,10 +17,11 @@
 --          { 'invalid', reason } (unknown, revoked, expired, reuse, client, scope); an 'invalid'
 --          answer for 'client' or 'scope' changes nothing
 -- A one-time token's record keeps `ou` = "<grace ms>:<revoke on reuse 1|0>", `pd` the previous
--- digest, `ra` the rotation instant and `gv` the sealed current value. Every old value has a pointer
--- until the token's expiry (one its record named gets it as it retires), so presenting it again is
--- recognised as reuse, not as unknown: a value made up to name a token has none.
-local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv', 'mn' }
+-- digest, `ra` the rotation instant and `gv` the sealed current value (`gw` its rest past 64 bytes:
+-- no field outgrows a listpack entry). Every old value has a pointer until the token's expiry (one
+-- its record named gets it as it retires), so presenting it again is recognised as reuse, not as
+-- unknown: a value made up to name a token has none.
+local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv', 'mn', 'gw' }
 local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 9)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
@@ -50,7 +51,7 @@ if f[9] ~= ARGV[3] then
   if not f[11] then return { 'invalid', 'unknown' } end
   local grace, revoke = string.match(f[11], '^(%d+):(%d)$')
   if f[12] == ARGV[3] and now < tonumber(f[13]) + tonumber(grace) then
-    return { 'grace', id, f[1], f[2], f[3], meta, x, tonumber(f[6] or f[7]), 0, 0, f[14] }
+    return { 'grace', id, f[1], f[2], f[3], meta, x, tonumber(f[6] or f[7]), 0, 0, f[14] .. (f[16] or '') }
   end
   local n = 0
   if revoke == '1' then
@@ -82,7 +83,10 @@ if f[11] then
   if NAMED then redis.call('SET', k_pointer(ARGV[3]), id, 'PXAT', x) end  -- the retiring value
   -- the next value names another token, of the presented value's bucket: its pointer goes there
   if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', x) end
-  redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', ARGV[6])
+  -- the sealed value in fields of at most 64 bytes (a listpack entry): 58 characters, or 88 for a value
+  -- of another form (gw: the rest, '' for none)
+  redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', string.sub(ARGV[6], 1, 64),
+    'gw', string.sub(ARGV[6], 65))
   rotated = 1
 end
 if kind == 'F' then  -- a fixed life: start and expiry stay as they are
