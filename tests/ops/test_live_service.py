@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.metrics import FLUSH_SECONDS
@@ -144,3 +145,22 @@ def test_a_whole_session_cycle_logs_json_lines_without_any_secret(live):
     assert {("POST", "/api/user/refresh-token"), ("POST", "/oauth2/token"), ("GET", "/api/jwt/validate")} <= routes
     events = call("GET", base + "/api/event?type=jwt.refresh-token.revoke", headers=KEY).json()["events"]
     assert request_id in {event["requestId"] for event in events}
+
+
+def test_a_worker_stopping_keeps_the_counts_it_recorded_last(monkeypatch, tmp_path):
+    """A worker adds its counts up in memory and writes them once a second; a Granian worker ends
+    without running atexit hooks, so a stop must still write the last second's counts."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with serving() as server:
+        for _ in range(20):
+            who = str(uuid.uuid4())
+            assert call("DELETE", f"{server.base_url}/api/jwt/refresh?userId={who}", headers=KEY).ok
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+    counted = [
+        sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "refreshd_revocations_total" and sample.labels == {"scope": "user"}
+    ]
+    assert counted == [20.0]
