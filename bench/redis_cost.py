@@ -11,7 +11,10 @@ exchange, revoke by value and by id of minted tokens, a listing of 20 and an app
 count), dumping callgrind's counters between phases. Prints thousands of instructions a call,
 beside a bare GET and an EVALSHA of `return 1` (the floor any script pays), and the Redis memory a
 minted token takes (INFO used_memory before and after the mints, over CALLS tokens, its creation
-event apart; bench/scale.py measures 100,000 at once). Compare runs before and after a change to a script.
+event apart; bench/scale.py measures 100,000 at once), also with a FusionAuth-style device
+description as metaData and for a one-time token after its first rotation (the record's encoding
+shown: a listpack, or a hashtable when a field outgrew 64 bytes). Compare runs before and after a
+change to a script.
 """
 
 from __future__ import annotations
@@ -38,10 +41,19 @@ import run as harness  # noqa: E402  (process helpers)
 from app.store import keys  # noqa: E402
 from app.store.lua import Scripts  # noqa: E402
 from app.store.tokens import NewToken, RefreshTokenStore  # noqa: E402
+from app.tokens import _seal  # noqa: E402  (a one-time rotation seals its next value as the service does)
 
 CALLS = int(os.environ.get("CALLS", "300"))
 APP, TENANT = str(uuid.uuid4()), str(uuid.uuid4())
 DAY = f"F:{86_400_000}"
+DEVICE = {
+    "device": {
+        "name": "Chrome on macOS",
+        "description": "Robotic's MacBook Pro",
+        "type": "BROWSER",
+        "lastAccessedAddress": "203.0.113.7",
+    }
+}
 EVENT = json.dumps({"id": str(uuid.uuid4()), "type": "jwt.refresh-token.revoke", "info": {"ipAddress": "10.0.0.1"}})
 
 
@@ -85,6 +97,8 @@ def main() -> int:
         f" (used_memory, n={CALLS}), and {results['event_bytes']:.0f} bytes of its creation event in the"
         " bucket's stream (until the stream's MAXLEN trims it)"
     )
+    for name, (size, encodings) in results["other_tokens"].items():
+        print(f"{name}: {size:.0f} bytes (records: {encodings})")
     return 0
 
 
@@ -105,11 +119,11 @@ def measure(client: redis.Redis, pid: int) -> dict:
     lister = keys.new_token_id(3)
     minted: list[tuple[str, str]] = []
 
-    def mint(i: int, user: str | None = None) -> None:
+    def mint(i: int, user: str | None = None, meta: dict | None = None, one_time: str = "") -> None:
         user = user or users[i % len(users)]
         token_id = keys.new_token_id(int(user[-1], 16))
         value = keys.new_token_value(token_id)
-        token = NewToken(token_id, keys.digest(value), user, APP, TENANT, DAY, {})
+        token = NewToken(token_id, keys.digest(value), user, APP, TENANT, DAY, meta or {}, one_time=one_time)
         store.mint(keys.TAGS[int(user[-1], 16)], [token], EVENT)
         minted.append((token_id, value))
 
@@ -143,7 +157,44 @@ def measure(client: redis.Redis, pid: int) -> dict:
         lambda i: store.list_tokens(lister, None, tenant="", limit=100, cursor=None),
     )
     phase("live count of an application", CALLS, lambda i: store.live_counts([APP], int(time.time() * 1000)))
-    return {"calls": calls, "labels": labels, "bytes_per_token": bytes_per_token, "event_bytes": event_bytes}
+    return {
+        "calls": calls,
+        "labels": labels,
+        "bytes_per_token": bytes_per_token,
+        "event_bytes": event_bytes,
+        "other_tokens": other_tokens(client, store, mint, minted, used),
+    }
+
+
+def other_tokens(client: redis.Redis, store: RefreshTokenStore, mint: Callable, minted: list, used: Callable) -> dict:
+    """Redis bytes a token (events apart) with device metaData, and one-time after its first rotation."""
+
+    def rotate(value: str) -> None:
+        def sealed_next(token_id: str) -> tuple[str, str]:
+            after = keys.new_token_value(token_id)
+            return keys.digest(after), _seal(value, after)
+
+        store.exchange(keys.presented(value), "203.0.113.7", EVENT, sealed_next)
+
+    out = {}
+    for name, meta, one_time in (
+        ("Redis memory a token with a device description as metaData", DEVICE, ""),
+        ("Redis memory a one-time token after its first rotation (grace window on)", None, "30000:1"),
+    ):
+        minted.clear()
+        before = used()
+        for i in range(CALLS):
+            mint(i, meta=meta, one_time=one_time)
+        if one_time:
+            for _, value in minted:
+                rotate(value)
+        after = used()
+        encodings: dict[str, int] = {}
+        for token_id, _ in minted:
+            encoding = client.object("encoding", keys.record(keys.TAGS[int(token_id[-1], 16)], token_id))
+            encodings[encoding] = encodings.get(encoding, 0) + 1
+        out[name] = (((after[0] - before[0]) - (after[1] - before[1])) / CALLS, encodings)
+    return out
 
 
 if __name__ == "__main__":
