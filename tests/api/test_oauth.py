@@ -92,12 +92,15 @@ def test_grant_errors_in_rfc_6749_form(client, case, status, error):
         assert exchange_status(client, theirs["refreshToken"]) == 200  # untouched
 
 
-def test_a_narrower_scope_is_granted_and_a_wider_one_refused_without_rotating(client):
+LONG_DEVICE = {"description": "a device described at length " * 6}
+
+
+@pytest.mark.parametrize("device", [None, LONG_DEVICE], ids=["short-metadata", "metadata-in-pieces"])
+def test_a_narrower_scope_is_granted_and_a_wider_one_refused_without_rotating(client, device):
     app_id, secret = client_app(client, refreshTokenUsagePolicy="OneTimeUse")
+    meta = {"scopes": ["read", "write"], **({"device": device} if device else {})}  # the store reads them whole
     minted = client.post(
-        "/api/user/refresh-token",
-        json={"userId": user(), "applicationId": app_id, "metaData": {"scopes": ["read", "write"]}},
-        headers=KEY,
+        "/api/user/refresh-token", json={"userId": user(), "applicationId": app_id, "metaData": meta}, headers=KEY
     ).json
     form = {
         "grant_type": "refresh_token",
