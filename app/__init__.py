@@ -117,7 +117,14 @@ def build_services(settings: Settings) -> Services:
     # WAIT must give up before the socket read timeout does, or its answer would be lost
     wait_ms = max(1, min(settings.revoke_wait_timeout_ms, int(settings.redis_read_timeout * 800)))
     replica_wait = ReplicaWait(client, wait_mode, wait_ms)
-    store = RefreshTokenStore(client, scripts, settings.event_stream_max_length, replica_wait)
+    store = RefreshTokenStore(
+        client,
+        scripts,
+        settings.event_stream_max_length,
+        replica_wait,
+        reuse_history=settings.reuse_history,
+        reuse_window_ms=settings.reuse_history_window_seconds * 1000,
+    )
     watermarks = WatermarkStore(client, scripts, settings.event_stream_max_length, replica_wait=replica_wait)
     throttle = Throttle(
         FailedAttempts(client),

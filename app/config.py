@@ -46,6 +46,8 @@ class Settings:
     webhook_dead_letter_max: int = 10_000
     revoke_wait_replicas: str = "auto"
     revoke_wait_timeout_ms: int = 500
+    reuse_history: int = 64
+    reuse_history_window_seconds: int = 3600
     log_level: str = "info"
     access_log: bool = True
     fast_path: bool = True
@@ -121,6 +123,8 @@ class Settings:
             raise SettingsError("REFRESHD_REVOKE_WAIT_REPLICAS must be auto, on or off")
         if self.revoke_wait_timeout_ms < 1:
             raise SettingsError("REFRESHD_REVOKE_WAIT_TIMEOUT_MS must be positive")
+        if not 1 <= self.reuse_history <= 10_000 or not 0 <= self.reuse_history_window_seconds <= 86_400:
+            raise SettingsError("REFRESHD_REUSE_HISTORY must be 1..10000, ..._WINDOW_SECONDS 0..86400")
 
     def _check_operations(self) -> None:
         if self.log_level.upper() not in LOG_LEVELS:

@@ -76,16 +76,19 @@ class PayloadTooLarge(ApiError):
 
 
 class TooManyRequests(ApiError):
-    """429: too many failed attempts from one address (app/throttle.py)."""
+    """429: too many failed attempts from one address (app/throttle.py), or a one-time token rotated
+    too often (app/tokens.py)."""
 
     status = 429
+    FAILED_ATTEMPTS = "Too many failed attempts from this address."
 
-    def __init__(self, retry_after: int):
+    def __init__(self, retry_after: int, why: str = FAILED_ATTEMPTS):
         super().__init__("too many requests")
         self.headers = {"Retry-After": str(retry_after)}
+        self.why = why
 
     def body(self) -> dict[str, Any]:
-        message = "Too many failed attempts from this address. Retry after the time in the Retry-After header."
+        message = f"{self.why} Retry after the time in the Retry-After header."
         return {"generalErrors": [{"code": "[tooManyRequests]", "message": message}]}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -18,7 +19,7 @@ from typing import Any
 from app import events, metrics
 from app.applications import Application, Registry
 from app.caller import Caller
-from app.errors import BadRequest, FieldError, GeneralError, NotFound, Unauthorized
+from app.errors import BadRequest, FieldError, GeneralError, NotFound, TooManyRequests, Unauthorized
 from app.signing import Signer
 from app.store import keys
 from app.store.tokens import (
@@ -29,6 +30,7 @@ from app.store.tokens import (
     Revoked,
     SessionLimitReached,
     StoredToken,
+    TooManyRotations,
 )
 from app.store.watermarks import WatermarkStore
 from app.throttle import GUESS, Throttle
@@ -61,6 +63,7 @@ class Page:
 
 # why an exchange was refused (exchange.lua's reasons) -> the outcome label of refreshd_exchanges
 EXCHANGE_OUTCOMES = {"expired": "expired", "revoked": "revoked", "reuse": "reuse"}
+ROTATIONS = "This one-time refresh token was rotated too often (REFRESHD_REUSE_HISTORY within its window)."
 
 
 def _bucket(uuid_text: str) -> int:
@@ -204,6 +207,9 @@ class TokenService:
             application_id=client_id or "",
             scopes=" ".join(scopes or []),
         )
+        if isinstance(result, TooManyRotations):
+            metrics.exchange("rotations")
+            raise TooManyRequests(math.ceil(result.retry_after_ms / 1000) or 1, ROTATIONS)
         if isinstance(result, str):
             metrics.exchange(EXCHANGE_OUTCOMES.get(result, "invalid"))
             if result == "unknown" and not caller.trusted:

@@ -32,6 +32,13 @@ class NewToken:
     session_limit: str = ""  # "" or "<maximum>:<E (evict oldest) | R (reject new)>"
 
 
+class TooManyRotations(NamedTuple):
+    """A one-time token rotated its whole reuse history within the window: it may rotate again in
+    `retry_after_ms` (see exchange.lua)."""
+
+    retry_after_ms: int
+
+
 class StoredToken(NamedTuple):
     """A live token's record. (A NamedTuple: built a third as dear as a frozen dataclass, and a
     listing builds one per token.)"""
@@ -95,11 +102,19 @@ class RefreshTokenStore:
     bucket its value points to: tokens imported with values minted elsewhere), except where it says so."""
 
     def __init__(
-        self, client: redis.Redis, scripts: Scripts, stream_max_length: int, replica_wait: ReplicaWait | None = None
+        self,
+        client: redis.Redis,
+        scripts: Scripts,
+        stream_max_length: int,
+        replica_wait: ReplicaWait | None = None,
+        *,
+        reuse_history: int = 64,
+        reuse_window_ms: int = 3_600_000,
     ):
         self._redis = client
         self._scripts = scripts
         self._maxlen = stream_max_length
+        self._reuse = (reuse_history, reuse_window_ms)  # see exchange.lua: retired values kept, and their window
         # How a script finds a token by value (see locate in _lib.lua): a single Redis follows a pointer
         # into another bucket itself ('D', 'V'); a Cluster's scripts answer 'redirect' for a second call.
         cluster = is_cluster(client)
@@ -163,9 +178,10 @@ class RefreshTokenStore:
         *,
         application_id: str = "",
         scopes: str = "",
-    ) -> Exchanged | str:
+    ) -> Exchanged | TooManyRotations | str:
         """Use a token by a presented value; returns Exchanged or why it is invalid ("reuse" when an
-        old value of a one-time token came back). `next_value(token_id)` gives the digest and sealed
+        old value of a one-time token came back), or TooManyRotations (nothing changed).
+        `next_value(token_id)` gives the digest and sealed
         form of the value a one-time token rotates to, naming that token id: the token's own when the
         presented value names it, or one of the presented value's bucket (the rotation then writes a
         pointer for it). With `application_id`, a token of another application is "client"; with
@@ -181,7 +197,7 @@ class RefreshTokenStore:
             """One exchange.lua call (its ARGV), the next value naming `names`."""
             next_digest, sealed = next_value(names)
             args = (presented.digest, address, next_digest, sealed, self._maxlen, event, application_id, scopes)
-            return self._scripts.exchange(keys=script_keys, args=[tag, mode, *args, names])
+            return self._scripts.exchange(keys=script_keys, args=[tag, mode, *args, names, *self._reuse])
 
         script_keys, mode = self._by_value(presented)
         names = presented.token_id or keys.new_token_id(keys.TAGS.index(presented.tag))
@@ -194,7 +210,7 @@ class RefreshTokenStore:
                 # GT: never shorten it, should a concurrent exchange have slid it further already.
                 self._redis.pexpireat(keys.pointer(presented.tag, presented.digest), int(result[6]), gt=True)
         if result[0] == "invalid":
-            return str(result[1])
+            return TooManyRotations(int(result[2])) if result[1] == "rotations" else str(result[1])
         return Exchanged(
             result[1],
             result[2],

@@ -52,6 +52,7 @@ local function k_user_killed_apps(u) return 'ux:' .. TAG .. ':' .. u end
 local function k_app_killed_users(a) return 'ka:' .. TAG .. ':' .. a end
 local function k_burial_queue() return 'kq:' .. TAG end
 local function k_listing(u) return 'lc:' .. TAG .. ':' .. u end
+local function k_retired(id) return 'rh:' .. TAG .. ':' .. id end
 -- metaData longer than a listpack entry (64 bytes: Redis's default hash-max-listpack-value) would turn
 -- the whole record into a hashtable, ~700 bytes more a token: it is kept in pieces of META_PIECE
 -- bytes, m then m2, m3..., with mn their count when there is more than one (a record stays a

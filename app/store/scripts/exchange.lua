@@ -9,13 +9,17 @@
 --       [9] the application the token must belong to ('' = any; an OAuth client's own tokens only),
 --       [10] scopes the caller asks for, space-separated ('' = all it was granted),
 --       [11] the token id the next value names: this token's, or (when the caller could not know it)
---       another of tag [1]'s bucket, and then the next value gets a pointer
+--       another of tag [1]'s bucket, and then the next value gets a pointer,
+--       [12] how many retired values of a one-time token stay recognised as reuse (at least 1),
+--       [13] the window (ms) within which rotating more often than that is refused
 -- A token a revoke of its user killed (awaiting burial: killed_with_user) is 'revoked', as a tombstone is.
 -- Returns: { 'ok', id, user, app, tenant, metaData JSON, expiry, start instant, slid (1|0), rotated (1|0) }
 --          { 'grace', id, user, app, tenant, metaData JSON, expiry, start instant, 0, 0, sealed current value }
 --          { 'redirect', id } (the record lives in another bucket: call again with mode 'i')
 --          { 'invalid', reason } (unknown, revoked, expired, reuse, client, scope); an 'invalid'
 --          answer for 'client' or 'scope' changes nothing
+--          { 'invalid', 'rotations', ms } a one-time token rotated too often: nothing changes; it may
+--          rotate again in ms
 -- A one-time token's record keeps `ou` = "<grace ms>:<revoke on reuse 1|0>", `pd` the previous
 -- digest, `ra` the rotation instant and `gv` the sealed current value (`gw` its rest past 64 bytes:
 -- no field outgrows a listpack entry). Every old value has a pointer until the token's expiry (one
@@ -62,6 +66,18 @@ if f[9] ~= ARGV[3] then
   emit(ARGV[7], 'jwt.refresh-token.reuse', ARGV[8], n, 0, { id }, owner)
   return { 'invalid', 'reuse' }
 end
+-- A one-time token keeps its last ARGV[12] retired values recognisable (rh: lists their pointers);
+-- an older one's pointer is deleted as it leaves, so however often a session rotates its pointers
+-- stay bounded. Rotating that many times within the window would push a stolen value out before
+-- its other holder comes back (reuse then unseen): refused, changing nothing, until the oldest is
+-- older than the window.
+local history, keep = nil, tonumber(ARGV[12])
+if f[11] then
+  history = k_retired(id)
+  local oldest = redis.call('LINDEX', history, keep - 1)
+  local at, window = oldest and tonumber(string.match(oldest, '^%d+')), tonumber(ARGV[13])
+  if at and at > now - window then return { 'invalid', 'rotations', at + window - now } end
+end
 local kind, ttl, max = string.match(f[8], '^(%a):(%d+):?(%d*)$')
 local si = tonumber(f[6] or f[7])
 local slid = 0
@@ -80,9 +96,21 @@ if kind ~= 'F' then
 end
 local rotated = 0
 if f[11] then
-  if NAMED then redis.call('SET', k_pointer(ARGV[3]), id, 'PXAT', x) end  -- the retiring value
+  local retiring = FOUND_BY  -- the retiring value's pointer: the one it was found by, or a new one
+  if NAMED then
+    retiring = k_pointer(ARGV[3])
+    redis.call('SET', retiring, id, 'PXAT', x)
+  end
   -- the next value names another token, of the presented value's bucket: its pointer goes there
   if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', x) end
+  if retiring then
+    redis.call('LPUSH', history, now .. ' ' .. retiring)
+    for _, gone in ipairs(redis.call('LRANGE', history, keep, -1)) do
+      redis.call('DEL', string.match(gone, ' (.+)$'))
+    end
+    redis.call('LTRIM', history, 0, keep - 1)
+    extend(history, x)
+  end
   -- the sealed value in fields of at most 64 bytes (a listpack entry): 58 characters, or 88 for a value
   -- of another form (gw: the rest, '' for none)
   redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', string.sub(ARGV[6], 1, 64),
