@@ -90,3 +90,21 @@ def test_reuse_history_settings_are_read_and_checked():
     for bad in ({"REFRESHD_REUSE_HISTORY": "0"}, {"REFRESHD_REUSE_HISTORY_WINDOW_SECONDS": "-1"}):
         with pytest.raises(SettingsError):
             Settings.from_env(bad)
+
+
+@pytest.mark.parametrize("imported", [False, True], ids=["minted", "imported"])
+def test_the_burial_of_a_revoked_application_takes_its_sessions_histories(redis_server, redis_client, imported):
+    from tests.api.test_graph_and_elastic import bury
+
+    app = create_app(make_settings(redis_server.url))
+    client = app.test_client(use_cookies=False)
+    app_id = one_time_app(client)
+    value, token_id = start(client, app_id, imported=imported)
+    for _ in range(4):
+        value = exchange(client, value).json["refreshToken"]
+    tag = keys.TAGS[int(token_id[-1], 16)]
+    assert redis_client.llen(keys.retired_values(tag, token_id)) == 4
+    assert client.delete(f"/api/jwt/refresh?applicationId={app_id}", headers=KEY).json["invalidatedTokens"] == 1
+    assert bury(app) == 1
+    assert pointers_to(redis_client, token_id) == 0
+    assert not redis_client.exists(keys.retired_values(tag, token_id), keys.record(tag, token_id))

@@ -1,6 +1,6 @@
 -- Bury, a small batch at a time, the tokens of an application that its valid-from watermark killed
--- (the members of ak:, which only watermark_app.lua fills): delete their records, their pointers in
--- this bucket and their user index entries, so their memory is reclaimed now rather than at their
+-- (the members of ak:, which only watermark_app.lua fills): delete their records, their pointers (a
+-- one-time token's retired ones too) and their user index entries, so their memory is reclaimed now rather than at their
 -- natural expiry. Bounded work per call (a millisecond or two at most). The watermark keeps them
 -- dead meanwhile; ab:{t}:<app> counts them, so a later revoke still reports them as previously
 -- invalidated. Progress lives in Redis (what is left in ak:), so a cleanup killed midway resumes.
@@ -19,6 +19,14 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
     for _, dg in ipairs({ f[4], f[5] }) do
       if dg and redis.call('GET', k_pointer(dg)) == id then redis.call('DEL', k_pointer(dg)) end
     end
+    -- a one-time token's retired values (their pointers: in this bucket, but for an imported value
+    -- found in another on a single Redis)
+    local history = k_retired(id)
+    for _, entry in ipairs(redis.call('LRANGE', history, 0, -1)) do
+      local pointer = string.match(entry, ' (.+)$')
+      if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
+    end
+    redis.call('DEL', history)
     redis.call('DEL', rk)
     local x = tonumber(f[3])
     if x > now then
