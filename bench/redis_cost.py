@@ -157,6 +157,15 @@ def measure(client: redis.Redis, pid: int) -> dict:
         lambda i: store.list_tokens(lister, None, tenant="", limit=100, cursor=None),
     )
     phase("live count of an application", CALLS, lambda i: store.live_counts([APP], int(time.time() * 1000)))
+    minted.clear()
+    for i in range(CALLS):
+        mint(i, one_time="30000:1")
+    subprocess.run(["callgrind_control", "-d", "setup", str(pid)], capture_output=True, check=False)
+    phase(
+        "exchange, one-time (rotates)",
+        CALLS,
+        lambda i: store.exchange(keys.presented(minted[i][1]), "10.0.0.1", EVENT, next_value),
+    )
     return {
         "calls": calls,
         "labels": labels,

@@ -11,8 +11,6 @@ Layout (t = bucket tag, all instants epoch ms):
   rt:{t}:<tokenId>        hash    the token record (fields in scripts/_lib.lua); a tombstone once revoked
   dg:{t}:<digest>         string  tokenId, for the SHA-256 digest (base64url) of a token value that does
                                   not name its token (imported), or a one-time token's retired value
-  rh:{t}:<tokenId>        list    a one-time token's retired values still recognised as reuse: "<instant
-                                  retired> <dg: key>", newest first, at most REFRESHD_REUSE_HISTORY
   u:{t}:<userId>          zset    live token ids of a user, scored by insert instant
   ua:{t}:<userId>:<appId> zset    the same, one application
   a:{t}:<appId>           zset    live token ids of an application in this bucket
@@ -154,11 +152,6 @@ def record(tag: str, token_id: str) -> str:
 
 def pointer(tag: str, token_digest: str) -> str:
     return f"dg:{tag}:{token_digest}"
-
-
-def retired_values(tag: str, token_id: str) -> str:
-    """A one-time token's retired values still recognised as reuse: their pointers, newest first."""
-    return f"rh:{tag}:{token_id}"
 
 
 def user_index(tag: str, user_id: str) -> str:

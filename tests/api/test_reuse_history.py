@@ -1,5 +1,5 @@
 """A one-time session's retired values: the last REFRESHD_REUSE_HISTORY stay recognised as reuse (their
-pointers, listed in rh:), older ones' pointers are deleted, so a session's Redis memory is bounded
+pointers, listed in the record's ring h0..), older ones' pointers are deleted, so a session's Redis memory is bounded
 however often it rotates; and rotating that many times within the window is refused (429), changing
 nothing, since it would push a stolen value's twin out of the history before its holder comes back."""
 
@@ -25,6 +25,12 @@ def pointers_to(redis_client, token_id: str) -> int:
     return sum(redis_client.get(key) == token_id for key in redis_client.scan_iter("dg:*"))
 
 
+def history(redis_client, token_id: str) -> list[str]:
+    """The ring of retired values a one-time session's record keeps (exchange.lua)."""
+    record = redis_client.hgetall(keys.record(keys.TAGS[int(token_id[-1], 16)], token_id))
+    return [value for field, value in record.items() if field[0] == "h" and field[1:].isdigit()]
+
+
 def start(client, app_id: str, *, imported: bool) -> tuple[str, str]:
     """A session's first value and its id: minted here, or imported (found by its pointer)."""
     who = user()
@@ -48,8 +54,9 @@ def test_only_the_last_retired_values_are_kept_and_recognised(redis_server, redi
         response = exchange(client, values[-1])
         assert response.status_code == 200, response.json
         values.append(response.json["refreshToken"])
-    tag = keys.TAGS[int(token_id[-1], 16)]
-    assert redis_client.llen(keys.retired_values(tag, token_id)) == 3
+    record = keys.record(keys.TAGS[int(token_id[-1], 16)], token_id)
+    assert len(history(redis_client, token_id)) == 3 and redis_client.hget(record, "hn") == "10"
+    assert redis_client.object("encoding", record) == "listpack"
     # the 3 retired values kept, and for an imported session the current value's pointer (its values
     # name an id of the pointer's bucket, not the session's: they are found by their pointers)
     assert pointers_to(redis_client, token_id) == (4 if imported else 3)
@@ -102,9 +109,8 @@ def test_the_burial_of_a_revoked_application_takes_its_sessions_histories(redis_
     value, token_id = start(client, app_id, imported=imported)
     for _ in range(4):
         value = exchange(client, value).json["refreshToken"]
-    tag = keys.TAGS[int(token_id[-1], 16)]
-    assert redis_client.llen(keys.retired_values(tag, token_id)) == 4
+    assert len(history(redis_client, token_id)) == 4
     assert client.delete(f"/api/jwt/refresh?applicationId={app_id}", headers=KEY).json["invalidatedTokens"] == 1
     assert bury(app) == 1
     assert pointers_to(redis_client, token_id) == 0
-    assert not redis_client.exists(keys.retired_values(tag, token_id), keys.record(tag, token_id))
+    assert not redis_client.exists(keys.record(keys.TAGS[int(token_id[-1], 16)], token_id))

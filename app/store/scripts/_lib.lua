@@ -9,7 +9,8 @@
 --   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON (absent: {};
 --   over META_PIECE bytes: in pieces m, m2, m3... and mn their count, see meta_fields),
 --   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
---   and an old value is recognised, never resurrected).
+--   and an old value is recognised, never resurrected); a one-time token's own fields are listed in
+--   exchange.lua (ou, pd, ra, gv/gw, and the ring h0.. / hn of its retired values' pointers).
 -- Valid-from watermarks (strings, epoch ms; a token whose insert instant is at or before one
 -- is dead): vf:{t}:<user> (Microsoft Graph's invalidateAllRefreshTokens) and av:{t}:<app>
 -- (application-wide revocation, written into every bucket so each bucket's scripts read their own
@@ -52,7 +53,6 @@ local function k_user_killed_apps(u) return 'ux:' .. TAG .. ':' .. u end
 local function k_app_killed_users(a) return 'ka:' .. TAG .. ':' .. a end
 local function k_burial_queue() return 'kq:' .. TAG end
 local function k_listing(u) return 'lc:' .. TAG .. ':' .. u end
-local function k_retired(id) return 'rh:' .. TAG .. ':' .. id end
 -- metaData longer than a listpack entry (64 bytes: Redis's default hash-max-listpack-value) would turn
 -- the whole record into a hashtable, ~700 bytes more a token: it is kept in pieces of META_PIECE
 -- bytes, m then m2, m3..., with mn their count when there is more than one (a record stays a

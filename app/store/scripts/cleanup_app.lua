@@ -19,14 +19,15 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
     for _, dg in ipairs({ f[4], f[5] }) do
       if dg and redis.call('GET', k_pointer(dg)) == id then redis.call('DEL', k_pointer(dg)) end
     end
-    -- a one-time token's retired values (their pointers: in this bucket, but for an imported value
-    -- found in another on a single Redis)
-    local history = k_retired(id)
-    for _, entry in ipairs(redis.call('LRANGE', history, 0, -1)) do
-      local pointer = string.match(entry, ' (.+)$')
-      if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
+    -- a one-time token's retired values kept recognisable (the ring h0.. of exchange.lua; their
+    -- pointers are in this bucket, but for an imported value found in another on a single Redis)
+    local all = redis.call('HGETALL', rk)
+    for i = 1, #all, 2 do
+      if string.match(all[i], '^h%d+$') then
+        local pointer = 'dg:' .. string.match(all[i + 1], ' (.+)$')
+        if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
+      end
     end
-    redis.call('DEL', history)
     redis.call('DEL', rk)
     local x = tonumber(f[3])
     if x > now then

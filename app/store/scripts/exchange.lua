@@ -25,7 +25,7 @@
 -- no field outgrows a listpack entry). Every old value has a pointer until the token's expiry (one
 -- its record named gets it as it retires), so presenting it again is recognised as reuse, not as
 -- unknown: a value made up to name a token has none.
-local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv', 'mn', 'gw' }
+local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv', 'mn', 'gw', 'hn' }
 local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 9)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
@@ -66,15 +66,16 @@ if f[9] ~= ARGV[3] then
   emit(ARGV[7], 'jwt.refresh-token.reuse', ARGV[8], n, 0, { id }, owner)
   return { 'invalid', 'reuse' }
 end
--- A one-time token keeps its last ARGV[12] retired values recognisable (rh: lists their pointers);
--- an older one's pointer is deleted as it leaves, so however often a session rotates its pointers
--- stay bounded. Rotating that many times within the window would push a stolen value out before
--- its other holder comes back (reuse then unseen): refused, changing nothing, until the oldest is
--- older than the window.
-local history, keep = nil, tonumber(ARGV[12])
+-- A one-time token keeps its last ARGV[12] retired values recognisable: their pointers, listed in
+-- its record's ring h0..h<ARGV[12]-1> ("<instant retired> <pointer key past 'dg:'>", 62 bytes: a
+-- listpack entry; hn counts the values retired so far). The slot the next one takes holds the
+-- oldest, whose pointer is deleted then, so however often a session rotates its pointers stay
+-- bounded. Rotating that many times within the window would push a stolen value out before its
+-- other holder comes back (reuse then unseen): refused, changing nothing, until the oldest is older.
+local slot, oldest = nil, nil
 if f[11] then
-  history = k_retired(id)
-  local oldest = redis.call('LINDEX', history, keep - 1)
+  slot = 'h' .. ((tonumber(f[17]) or 0) % tonumber(ARGV[12]))
+  oldest = redis.call('HGET', rk, slot)
   local at, window = oldest and tonumber(string.match(oldest, '^%d+')), tonumber(ARGV[13])
   if at and at > now - window then return { 'invalid', 'rotations', at + window - now } end
 end
@@ -103,18 +104,16 @@ if f[11] then
   end
   -- the next value names another token, of the presented value's bucket: its pointer goes there
   if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', x) end
-  if retiring then
-    redis.call('LPUSH', history, now .. ' ' .. retiring)
-    for _, gone in ipairs(redis.call('LRANGE', history, keep, -1)) do
-      redis.call('DEL', string.match(gone, ' (.+)$'))
-    end
-    redis.call('LTRIM', history, 0, keep - 1)
-    extend(history, x)
-  end
   -- the sealed value in fields of at most 64 bytes (a listpack entry): 58 characters, or 88 for a value
   -- of another form (gw: the rest, '' for none)
-  redis.call('HSET', rk, 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', string.sub(ARGV[6], 1, 64),
-    'gw', string.sub(ARGV[6], 65))
+  local fields = { 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', string.sub(ARGV[6], 1, 64),
+    'gw', string.sub(ARGV[6], 65) }
+  if retiring then
+    if oldest then redis.call('DEL', 'dg:' .. string.match(oldest, ' (.+)$')) end
+    fields[11], fields[12] = slot, now .. ' ' .. string.sub(retiring, 4)
+    fields[13], fields[14] = 'hn', (tonumber(f[17]) or 0) + 1
+  end
+  redis.call('HSET', rk, unpack(fields))
   rotated = 1
 end
 if kind == 'F' then  -- a fixed life: start and expiry stay as they are
