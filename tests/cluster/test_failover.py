@@ -38,7 +38,7 @@ class Load:
 
 
 def run_load(app: Any, kill: Callable[[], None], *, revokers: int = 2) -> tuple[Load, float]:
-    """Mint-then-revoke in `revokers` threads and exchange in one, kill a master 0.5 s in, and go on
+    """Mint-then-revoke in `revokers` threads and exchange in one, kill a master once revokes flow, and go on
     until the service has answered only successes for a while. Returns the load and the kill instant."""
     application = new_application(app.test_client())
     steady = [
@@ -75,7 +75,12 @@ def run_load(app: Any, kill: Callable[[], None], *, revokers: int = 2) -> tuple[
     for thread in threads:
         thread.start()
     try:
-        time.sleep(0.5)
+        # kill once revokes flow (the first requests find the topology and load the scripts, which
+        # took over half a second on a loaded machine), so some are acknowledged just before the kill
+        deadline = time.monotonic() + 10
+        while len(load.acknowledged) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
         killed_at = time.monotonic()
         kill()
         while time.monotonic() - killed_at < LONGEST_LOAD:
