@@ -22,9 +22,9 @@
 --          rotate again in ms
 -- A one-time token's record keeps `ou` = "<grace ms>:<revoke on reuse 1|0>", `pd` the previous
 -- digest, `ra` the rotation instant and `gv` the sealed current value (`gw` its rest past 64 bytes:
--- no field outgrows a listpack entry). Every old value has a pointer until the token's expiry (one
--- its record named gets it as it retires), so presenting it again is recognised as reuse, not as
--- unknown: a value made up to name a token has none.
+-- no field outgrows a listpack entry). Each of its last ARGV[12] old values has a pointer (one its
+-- record named gets it as it retires; see the ring below), so presenting it again is recognised as
+-- reuse, not as unknown: a value made up to name a token has none.
 local FIELDS = { 'u', 'a', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'pd', 'ra', 'gv', 'mn', 'gw', 'hn' }
 local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 9)
 if id == 'redirect' then return { 'redirect', rk } end
