@@ -480,7 +480,6 @@ def _keystream(presented: str, length: int) -> bytes:
     return b"".join(blocks)[:length]
 
 
-NAMED_PART = 22  # the characters of a minted value that name its token (keys.new_token_value)
 COMPACT_SEAL = 58  # characters of a sealed next value kept without the part it shares with the presented one
 
 
@@ -488,13 +487,13 @@ def _seal(presented: str, new_value: str) -> str:
     """The next value of a one-time token, readable only by whoever holds the presented value (a
     one-time pad from its SHA-512: each presented value seals exactly one next value).
 
-    A rotation of a value that names its token names the same token, so the first NAMED_PART
+    A rotation of a value that names its token names the same token, so the first keys.NAMING_LENGTH
     characters are the presented value's: only the other 43 are sealed (58 characters, unpadded).
     That keeps the sealed value within a listpack entry (64 bytes, Redis's hash-max-listpack-value):
     a whole 65-character value seals to 88, which turned the record of every rotated one-time token
     into a hashtable (1,100 bytes instead of ~450). Other values are sealed whole (padded: 60 or 88)."""
-    if len(new_value) == keys.VALUE_LENGTH and new_value[:NAMED_PART] == presented[:NAMED_PART]:
-        raw = new_value[NAMED_PART:].encode()
+    if len(new_value) == keys.VALUE_LENGTH and new_value[: keys.NAMING_LENGTH] == presented[: keys.NAMING_LENGTH]:
+        raw = new_value[keys.NAMING_LENGTH :].encode()
         return base64.urlsafe_b64encode(_xor(raw, _keystream(presented, len(raw)))).rstrip(b"=").decode()
     raw = new_value.encode()
     return base64.urlsafe_b64encode(_xor(raw, _keystream(presented, len(raw)))).decode()
@@ -503,7 +502,7 @@ def _seal(presented: str, new_value: str) -> str:
 def _unseal(presented: str, sealed: str) -> str:
     if len(sealed) == COMPACT_SEAL:
         raw = base64.urlsafe_b64decode(sealed + "==")
-        return presented[:NAMED_PART] + _xor(raw, _keystream(presented, len(raw))).decode()
+        return presented[: keys.NAMING_LENGTH] + _xor(raw, _keystream(presented, len(raw))).decode()
     raw = base64.urlsafe_b64decode(sealed)
     return _xor(raw, _keystream(presented, len(raw))).decode()
 

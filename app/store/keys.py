@@ -98,6 +98,7 @@ def digest(token: str) -> str:
 
 MINTED_LENGTH = 44  # a value minted before values named their token (a hex bucket digit, 43 random)
 VALUE_LENGTH = 65  # a value minted now: its token id (16 bytes) and 256 random bits, base64url
+NAMING_LENGTH = 22  # its first characters, which name the token: exactly 16 bytes in base64url
 _NAMING = re.compile(r"[A-Za-z0-9_-]{21}[AQgw][A-Za-z0-9_-]{43}")  # 22 characters hold exactly 16 bytes
 
 
@@ -113,7 +114,7 @@ def named_id(token: str) -> str | None:
     """The token id a value of new_token_value's form names (whatever minted it), or None."""
     if len(token) != VALUE_LENGTH or _NAMING.fullmatch(token) is None:
         return None
-    h = urlsafe_b64decode(token[:22] + "==").hex()
+    h = urlsafe_b64decode(token[:NAMING_LENGTH] + "==").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

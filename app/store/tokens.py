@@ -181,12 +181,11 @@ class RefreshTokenStore:
     ) -> Exchanged | TooManyRotations | str:
         """Use a token by a presented value; returns Exchanged or why it is invalid ("reuse" when an
         old value of a one-time token came back), or TooManyRotations (nothing changed).
-        `next_value(token_id)` gives the digest and sealed
-        form of the value a one-time token rotates to, naming that token id: the token's own when the
-        presented value names it, or one of the presented value's bucket (the rotation then writes a
-        pointer for it). With `application_id`, a token of another application is "client"; with
-        `scopes` (space-separated), asking for a scope the token was not granted is "scope": both
-        without any change.
+        `next_value(token_id)` gives the digest and sealed form of the value a one-time token rotates
+        to, naming that token id: the token's own when the presented value names it, or one of the
+        presented value's bucket (the rotation then writes a pointer for it). With `application_id`, a
+        token of another application is "client"; with `scopes` (space-separated), asking for a scope
+        the token was not granted is "scope": both without any change.
 
         On a Cluster, when the value's pointer lives in another bucket than its record, the record is
         used in a second round trip, and if the exchange slides the token's expiry, a third extends that

@@ -12,6 +12,7 @@ import pytest
 from app import create_app
 from app.store import keys
 from tests.api.helpers import KEY, mint, user
+from tests.api.test_graph_and_elastic import bury
 from tests.api.test_rotation import exchange, one_time_app
 from tests.conftest import make_settings
 from tests.store.store_kit import imported_value
@@ -101,8 +102,6 @@ def test_reuse_history_settings_are_read_and_checked():
 
 @pytest.mark.parametrize("imported", [False, True], ids=["minted", "imported"])
 def test_the_burial_of_a_revoked_application_takes_its_sessions_histories(redis_server, redis_client, imported):
-    from tests.api.test_graph_and_elastic import bury
-
     app = create_app(make_settings(redis_server.url))
     client = app.test_client(use_cookies=False)
     app_id = one_time_app(client)

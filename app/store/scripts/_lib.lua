@@ -56,7 +56,8 @@ local function k_listing(u) return 'lc:' .. TAG .. ':' .. u end
 -- metaData longer than a listpack entry (64 bytes: Redis's default hash-max-listpack-value) would turn
 -- the whole record into a hashtable, ~700 bytes more a token: it is kept in pieces of META_PIECE
 -- bytes, m then m2, m3..., with mn their count when there is more than one (a record stays a
--- listpack while it has at most 64 fields: metaData up to ~3 KB).
+-- listpack while it has at most hash-max-listpack-entries fields: with 128, metaData up to ~7 KB,
+-- ~2.8 KB beside a one-time token's full ring of 64).
 local META_PIECE = 64
 local function meta_fields(fields, m)
   local n = math.ceil(#m / META_PIECE)

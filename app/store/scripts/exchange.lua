@@ -72,9 +72,9 @@ end
 -- oldest, whose pointer is deleted then, so however often a session rotates its pointers stay
 -- bounded. Rotating that many times within the window would push a stolen value out before its
 -- other holder comes back (reuse then unseen): refused, changing nothing, until the oldest is older.
-local slot, oldest = nil, nil
+local retired, slot, oldest = tonumber(f[17]) or 0, nil, nil
 if f[11] then
-  slot = 'h' .. ((tonumber(f[17]) or 0) % tonumber(ARGV[12]))
+  slot = 'h' .. (retired % tonumber(ARGV[12]))
   oldest = redis.call('HGET', rk, slot)
   local at, window = oldest and tonumber(string.match(oldest, '^%d+')), tonumber(ARGV[13])
   if at and at > now - window then return { 'invalid', 'rotations', at + window - now } end
@@ -111,7 +111,7 @@ if f[11] then
   if retiring then
     if oldest then redis.call('DEL', 'dg:' .. string.match(oldest, ' (.+)$')) end
     fields[11], fields[12] = slot, now .. ' ' .. string.sub(retiring, 4)
-    fields[13], fields[14] = 'hn', (tonumber(f[17]) or 0) + 1
+    fields[13], fields[14] = 'hn', retired + 1
   end
   redis.call('HSET', rk, unpack(fields))
   rotated = 1
