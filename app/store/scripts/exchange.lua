@@ -74,7 +74,7 @@ end
 -- other holder comes back (reuse then unseen): refused, changing nothing, until the oldest is older.
 local retired, slot, oldest = tonumber(f[17]) or 0, nil, nil
 if f[11] then
-  slot = 'h' .. (retired % tonumber(ARGV[12]))
+  slot = 'h' .. int(retired % tonumber(ARGV[12]))
   oldest = redis.call('HGET', rk, slot)
   local at, window = oldest and tonumber(string.match(oldest, '^%d+')), tonumber(ARGV[13])
   if at and at > now - window then return { 'invalid', 'rotations', at + window - now } end
@@ -88,11 +88,11 @@ if kind ~= 'F' then
   if kind == 'M' then nx = math.min(nx, tonumber(f[7]) + tonumber(max)) end
   if nx > x then
     x, slid = nx, 1
-    redis.call('PEXPIREAT', rk, x)
+    redis.call('PEXPIREAT', rk, int(x))
     -- the value's pointer, if it was found by one (one in another bucket, mode 'i', is the caller's to extend)
-    if FOUND_BY then redis.call('PEXPIREAT', FOUND_BY, x) end
+    if FOUND_BY then redis.call('PEXPIREAT', FOUND_BY, int(x)) end
     for _, key in ipairs({ k_user(f[1]), k_user_app(f[1], f[2]), k_app(f[2]) }) do extend(key, x) end
-    redis.call('ZADD', k_app(f[2]), 'XX', x, id)  -- the app index is scored by expiry
+    redis.call('ZADD', k_app(f[2]), 'XX', int(x), id)  -- the app index is scored by expiry
   end
 end
 local rotated = 0
@@ -100,26 +100,26 @@ if f[11] then
   local retiring = FOUND_BY  -- the retiring value's pointer: the one it was found by, or a new one
   if NAMED then
     retiring = k_pointer(ARGV[3])
-    redis.call('SET', retiring, id, 'PXAT', x)
+    redis.call('SET', retiring, id, 'PXAT', int(x))
   end
   -- the next value names another token, of the presented value's bucket: its pointer goes there
-  if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', x) end
+  if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', int(x)) end
   -- the sealed value in fields of at most 64 bytes (a listpack entry): 58 characters, or 88 for a value
   -- of another form (gw: the rest, '' for none)
-  local fields = { 'cd', ARGV[5], 'pd', ARGV[3], 'ra', now, 'gv', string.sub(ARGV[6], 1, 64),
+  local fields = { 'cd', ARGV[5], 'pd', ARGV[3], 'ra', int(now), 'gv', string.sub(ARGV[6], 1, 64),
     'gw', string.sub(ARGV[6], 65) }
   if retiring then
     if oldest then redis.call('DEL', 'dg:' .. string.match(oldest, ' (.+)$')) end
-    fields[11], fields[12] = slot, now .. ' ' .. string.sub(retiring, 4)
-    fields[13], fields[14] = 'hn', retired + 1
+    fields[11], fields[12] = slot, int(now) .. ' ' .. string.sub(retiring, 4)
+    fields[13], fields[14] = 'hn', int(retired + 1)
   end
   redis.call('HSET', rk, unpack(fields))
   rotated = 1
 end
 if kind == 'F' then  -- a fixed life: start and expiry stay as they are
-  redis.call('HSET', rk, 'la', now, 'lad', ARGV[4])
+  redis.call('HSET', rk, 'la', int(now), 'lad', ARGV[4])
 else
-  redis.call('HSET', rk, 'la', now, 'lad', ARGV[4], 'si', si, 'x', x)
+  redis.call('HSET', rk, 'la', int(now), 'lad', ARGV[4], 'si', int(si), 'x', int(x))
 end
 forget_listing(f[1])
 emit(ARGV[7], 'jwt.refresh', ARGV[8], 1, 0, { id }, owner)

@@ -11,7 +11,7 @@ local now = now_ms()
 local cap = tonumber(ARGV[2])
 local n, _, ids, latest = kill_user(ARGV[6], now, '', cap)
 -- The watermark protects access tokens too: it lives at least as long as the longest of them.
-redis.call('SET', KEYS[1], now, 'PXAT', math.max(latest, now + tonumber(ARGV[5])))
+redis.call('SET', KEYS[1], int(now), 'PXAT', int(math.max(latest, now + tonumber(ARGV[5]))))
 emit(ARGV[3], 'user.invalidate-all', ARGV[4], n, 0, ids)
 local out = { now, n }
 for _, id in ipairs(ids) do out[#out + 1] = id end

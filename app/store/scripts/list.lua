@@ -92,12 +92,12 @@ if whole and found <= KEPT then
   local marks = {}
   for a, from in pairs(froms[user] or {}) do
     marks[#marks + 1] = a
-    marks[#marks + 1] = from
+    marks[#marks + 1] = int(from)
   end
   local key = k_listing(user)
   redis.call('DEL', key)
-  redis.call('RPUSH', key, earliest, tenant, #marks / 2, unpack(marks))
+  redis.call('RPUSH', key, int(earliest), tenant, int(#marks / 2), unpack(marks))
   if found > 0 then redis.call('RPUSH', key, unpack(out, 2)) end
-  redis.call('PEXPIREAT', key, earliest)
+  redis.call('PEXPIREAT', key, int(earliest))
 end
 return out

@@ -41,18 +41,18 @@ for i = 0, n - 1 do
   local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
   if limit and policy == 'E' then evict_oldest(k_user_app(u, a), tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
   -- a start instant equal to the insert instant and empty metaData are left out (readers default them)
-  local fields = { 'u', u, 'a', a, 'tn', tn, 'ii', ii, 'x', x, 'pl', pl, 'cd', dg }
-  if si ~= ii then fields[15], fields[16] = 'si', si end
+  local fields = { 'u', u, 'a', a, 'tn', tn, 'ii', int(ii), 'x', int(x), 'pl', pl, 'cd', dg }
+  if si ~= ii then fields[15], fields[16] = 'si', int(si) end
   if ARGV[b + 10] ~= '' then fields[#fields + 1], fields[#fields + 2] = 'ou', ARGV[b + 10] end
   if ARGV[b + 9] ~= '{}' then meta_fields(fields, ARGV[b + 9]) end
   redis.call('HSET', rk, unpack(fields))
-  redis.call('PEXPIREAT', rk, x)
-  if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', x) end
+  redis.call('PEXPIREAT', rk, int(x))
+  if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', int(x)) end
   for _, key in ipairs({ k_user(u), k_user_app(u, a) }) do
-    redis.call('ZADD', key, ii, id)
+    redis.call('ZADD', key, int(ii), id)
     extend(key, x)
   end
-  redis.call('ZADD', k_app(a), x, id)  -- scored by expiry: live members are counted in O(log n)
+  redis.call('ZADD', k_app(a), int(x), id)  -- scored by expiry: live members are counted in O(log n)
   extend(k_app(a), x)
   out[#out + 1] = x
   ids[#ids + 1] = id
