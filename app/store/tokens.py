@@ -82,6 +82,11 @@ class RevokeCount:
     token_ids: list[str]
 
 
+def split_ids(joined: str) -> list[str]:
+    """The token ids a bulk revoke script answers with, joined by commas (see emit in _lib.lua)."""
+    return joined.split(",") if joined else []
+
+
 class SessionLimitReached(Exception):
     """A user holds the most sessions an application allows, and it rejects new ones."""
 
@@ -291,7 +296,7 @@ class RefreshTokenStore:
             [live, keys.user_tombstones(tag, user_id)],
             [tag, tenant, application_id or "", cap, self._maxlen, event, user_id],
         )
-        return RevokeCount(int(result[0]), int(result[1]), list(result[2:]))
+        return RevokeCount(int(result[0]), int(result[1]), split_ids(result[2]))
 
     def list_tokens(
         self,

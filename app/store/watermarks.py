@@ -18,7 +18,7 @@ import redis
 
 from app.store import keys
 from app.store.lua import Call, ReplicaWait, Scripts, Write, run_pipelined
-from app.store.tokens import RevokeCount, _tag
+from app.store.tokens import RevokeCount, _tag, split_ids
 
 CLEANUP_BATCH = 64  # members per bucket per step: about a millisecond of Redis time
 REVOKE_EVENT = "jwt.refresh-token.revoke"
@@ -69,7 +69,7 @@ class WatermarkStore:
             result = self._scripts.invalidate_user(keys=script_keys, args=args)
         else:
             result = self._wait.run([(self._scripts.invalidate_user, script_keys, args)])[0]
-        return UserReset(int(result[0]), RevokeCount(int(result[1]), 0, list(result[2:])))
+        return UserReset(int(result[0]), RevokeCount(int(result[1]), 0, split_ids(result[2])))
 
     def user_valid_from(self, user_id: str) -> int | None:
         value = self._redis.get(keys.user_valid_from(_tag(user_id), user_id))

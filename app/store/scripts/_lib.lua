@@ -124,12 +124,16 @@ end
 -- Append one event; fields: t type, d static JSON (built by app/events.py), n count,
 -- p previously invalidated count, ids comma-separated token ids (capped by the caller), and
 -- optionally u/a/tn: the user, application and tenant of a single token, known only here.
+-- Returns the ids as written (for a script to answer with them as they are: one string, not a
+-- reply element each).
 local function emit(maxlen, etype, data, n, p, ids, owner)
-  local fields = { 't', etype, 'd', data, 'n', int(n), 'p', int(p), 'ids', table.concat(ids, ',') }
+  local joined = table.concat(ids, ',')
+  local fields = { 't', etype, 'd', data, 'n', int(n), 'p', int(p), 'ids', joined }
   if owner then
     for _, v in ipairs({ 'u', owner[1], 'a', owner[2], 'tn', owner[3] }) do fields[#fields + 1] = v end
   end
   redis.call('XADD', k_events(), 'MAXLEN', '~', maxlen, '*', unpack(fields))
+  return joined
 end
 
 -- Mark a record revoked (a tombstone until its natural expiry) and add it to its user's and its
