@@ -8,7 +8,8 @@ the same code and inputs, whatever else the machine does; a redis-server under c
 slower, so this is no throughput measure, and instructions are only user space: a round trip's
 socket calls are not in them) and calls the store's scripts as the service does (mint,
 exchange, revoke by value and by id of minted tokens, a listing of 20 and an application-wide
-count), dumping callgrind's counters between phases. Prints thousands of instructions a call,
+count, and a revoke of a user holding 1,000 tokens, as the peers harness's revoke_user row sends it),
+dumping callgrind's counters between phases. Prints thousands of instructions a call,
 beside a bare GET and an EVALSHA of `return 1` (the floor any script pays), and the Redis memory a
 minted token takes (INFO used_memory before and after the mints, over CALLS tokens, its creation
 event apart; bench/scale.py measures 100,000 at once), also with a FusionAuth-style device
@@ -44,6 +45,7 @@ from app.store.tokens import NewToken, RefreshTokenStore  # noqa: E402
 from app.tokens import _seal  # noqa: E402  (a one-time rotation seals its next value as the service does)
 
 CALLS = int(os.environ.get("CALLS", "300"))
+USERS_REVOKED = 3  # revokes of a user holding 1,000 tokens
 APP, TENANT = str(uuid.uuid4()), str(uuid.uuid4())
 DAY = f"F:{86_400_000}"
 DEVICE = {
@@ -166,6 +168,19 @@ def measure(client: redis.Redis, pid: int) -> dict:
         CALLS,
         lambda i: store.exchange(keys.presented(minted[i][1]), "10.0.0.1", EVENT, next_value),
     )
+    # A revoke of a user holding 1,000 tokens (the peers harness's revoke_user row), beside 5 other
+    # users of the application holding as many, so the application's index is not just theirs.
+    holders = [keys.new_token_id(5) for _ in range(USERS_REVOKED + 5)]
+    for user in holders:
+        for i in range(0, 1000, 100):
+            tokens = [_new_token(user) for _ in range(100)]
+            store.mint(keys.TAGS[5], tokens, EVENT)
+    subprocess.run(["callgrind_control", "-d", "setup", str(pid)], capture_output=True, check=False)
+    phase(
+        "revoke a user's 1,000 tokens",
+        USERS_REVOKED,
+        lambda i: store.revoke_user(holders[i], None, tenant="", cap=1000, event=EVENT),
+    )
     return {
         "calls": calls,
         "labels": labels,
@@ -173,6 +188,11 @@ def measure(client: redis.Redis, pid: int) -> dict:
         "event_bytes": event_bytes,
         "other_tokens": other_tokens(client, store, mint, minted, used),
     }
+
+
+def _new_token(user: str) -> NewToken:
+    token_id = keys.new_token_id(int(user[-1], 16))
+    return NewToken(token_id, keys.digest(keys.new_token_value(token_id)), user, APP, TENANT, DAY, {})
 
 
 def other_tokens(client: redis.Redis, store: RefreshTokenStore, mint: Callable, minted: list, used: Callable) -> dict:
