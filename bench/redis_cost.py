@@ -172,9 +172,8 @@ def measure(client: redis.Redis, pid: int) -> dict:
     # users of the application holding as many, so the application's index is not just theirs.
     holders = [keys.new_token_id(5) for _ in range(USERS_REVOKED + 5)]
     for user in holders:
-        for i in range(0, 1000, 100):
-            tokens = [_new_token(user) for _ in range(100)]
-            store.mint(keys.TAGS[5], tokens, EVENT)
+        for _batch in range(10):
+            store.mint(keys.TAGS[5], [_new_token(user) for _ in range(100)], EVENT)
     subprocess.run(["callgrind_control", "-d", "setup", str(pid)], capture_output=True, check=False)
     phase(
         "revoke a user's 1,000 tokens",
