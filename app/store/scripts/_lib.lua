@@ -113,6 +113,14 @@ local function valid_from(u, a)
   return math.max(tonumber(w[1]) or 0, tonumber(w[2]) or 0)
 end
 
+-- A one-time token's ring of retired values (exchange.lua): each entry is "<instant retired> <its
+-- pointer's key past 'dg:'>", 62 bytes (a listpack entry).
+local function ring_entry(at, pointer) return int(at) .. ' ' .. string.sub(pointer, 4) end
+local function ring_read(entry)  -- the instant and the pointer's key
+  local at, rest = string.match(entry, '^(%d+) (.+)$')
+  return tonumber(at), 'dg:' .. rest
+end
+
 -- Keep `key` alive at least until instant `at` (ms); never shortens a longer life. One command when
 -- it moves a life on (the usual case: a new token outlives the others); a second when the key had
 -- no expiry yet (GT counts that as infinite) or a longer one.

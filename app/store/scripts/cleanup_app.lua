@@ -25,7 +25,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
     local all = f[7] and redis.call('HGETALL', rk) or {}
     for i = 1, #all, 2 do
       if string.match(all[i], '^h%d+$') then
-        local pointer = 'dg:' .. string.match(all[i + 1], ' (.+)$')
+        local _, pointer = ring_read(all[i + 1])
         if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
       end
     end

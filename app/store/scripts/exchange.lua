@@ -77,12 +77,13 @@ end
 -- oldest, whose pointer is deleted then, so however often a session rotates its pointers stay
 -- bounded. Rotating that many times within the window would push a stolen value out before its
 -- other holder comes back (reuse then unseen): refused, changing nothing, until the oldest is older.
-local retired, slot, oldest = tonumber(o[5]) or 0, nil, nil
+local retired, slot, oldest_at, oldest_pointer = tonumber(o[5]) or 0, nil, nil, nil
 if f[11] then
   slot = 'h' .. int(retired % tonumber(ARGV[12]))
-  oldest = redis.call('HGET', rk, slot)
-  local at, window = oldest and tonumber(string.match(oldest, '^%d+')), tonumber(ARGV[13])
-  if at and at > now - window then return { 'invalid', 'rotations', at + window - now } end
+  local oldest = redis.call('HGET', rk, slot)
+  if oldest then oldest_at, oldest_pointer = ring_read(oldest) end
+  local window = tonumber(ARGV[13])
+  if oldest_at and oldest_at > now - window then return { 'invalid', 'rotations', oldest_at + window - now } end
 end
 local kind, ttl, max = string.match(f[8], '^(%a):(%d+):?(%d*)$')
 local si = tonumber(f[6] or f[7])
@@ -114,8 +115,8 @@ if f[11] then
   local fields = { 'cd', ARGV[5], 'pd', ARGV[3], 'ra', int(now), 'gv', string.sub(ARGV[6], 1, 64),
     'gw', string.sub(ARGV[6], 65) }
   if retiring then
-    if oldest then redis.call('DEL', 'dg:' .. string.match(oldest, ' (.+)$')) end
-    fields[11], fields[12] = slot, int(now) .. ' ' .. string.sub(retiring, 4)
+    if oldest_pointer then redis.call('DEL', oldest_pointer) end
+    fields[11], fields[12] = slot, ring_entry(now, retiring)
     fields[13], fields[14] = 'hn', int(retired + 1)
   end
   redis.call('HSET', rk, unpack(fields))
