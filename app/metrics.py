@@ -17,18 +17,18 @@ computes them from Redis (app/scrape.py), so no per-process gauge can go stale.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
 import tempfile
 import threading
 from bisect import bisect_left
+from multiprocessing import util
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from redis.exceptions import NoScriptError
-
-from app.exiting import on_exit
 
 FLUSH_SECONDS = 1.0
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -203,7 +203,10 @@ class Tally:
                 return
             self._started = True
         threading.Thread(target=self._run, name="metrics-flush", daemon=True).start()
-        on_exit(self.flush)  # a Granian worker runs no atexit hooks
+        # at exit: a Granian worker ends by os._exit after multiprocessing's finalizers, never atexit's
+        # (flush is idempotent: it may run twice)
+        atexit.register(self.flush)
+        util.Finalize(None, self.flush, exitpriority=0)
 
     def _forked(self) -> None:
         """In a forked child: what the parent had pending is the parent's to write, and its thread

@@ -123,11 +123,9 @@ def measure(client: redis.Redis, pid: int) -> dict:
 
     def mint(i: int, user: str | None = None, meta: dict | None = None, one_time: str = "") -> None:
         user = user or users[i % len(users)]
-        token_id = keys.new_token_id(int(user[-1], 16))
-        value = keys.new_token_value(token_id)
-        token = NewToken(token_id, keys.digest(value), user, APP, TENANT, DAY, meta or {}, one_time=one_time)
+        token, value = _new_token(user, meta, one_time)
         store.mint(keys.TAGS[int(user[-1], 16)], [token], EVENT)
-        minted.append((token_id, value))
+        minted.append((token.token_id, value))
 
     for i in range(20):
         mint(i, lister)
@@ -173,7 +171,7 @@ def measure(client: redis.Redis, pid: int) -> dict:
     holders = [keys.new_token_id(5) for _ in range(USERS_REVOKED + 5)]
     for user in holders:
         for _batch in range(10):
-            store.mint(keys.TAGS[5], [_new_token(user) for _ in range(100)], EVENT)
+            store.mint(keys.TAGS[5], [_new_token(user)[0] for _ in range(100)], EVENT)
     subprocess.run(["callgrind_control", "-d", "setup", str(pid)], capture_output=True, check=False)
     phase(
         "revoke a user's 1,000 tokens",
@@ -189,9 +187,11 @@ def measure(client: redis.Redis, pid: int) -> dict:
     }
 
 
-def _new_token(user: str) -> NewToken:
+def _new_token(user: str, meta: dict | None = None, one_time: str = "") -> tuple[NewToken, str]:
+    """A token of `user` (in the user's bucket) to mint, and its value."""
     token_id = keys.new_token_id(int(user[-1], 16))
-    return NewToken(token_id, keys.digest(keys.new_token_value(token_id)), user, APP, TENANT, DAY, {})
+    value = keys.new_token_value(token_id)
+    return NewToken(token_id, keys.digest(value), user, APP, TENANT, DAY, meta or {}, one_time=one_time), value
 
 
 def other_tokens(client: redis.Redis, store: RefreshTokenStore, mint: Callable, minted: list, used: Callable) -> dict:

@@ -10,6 +10,7 @@ import redis
 from redis.commands.core import Script
 
 from app import jsontext
+from app.config import Settings
 from app.store import keys
 from app.store.connection import is_cluster
 from app.store.lua import Call, ReplicaWait, Scripts, run_pipelined
@@ -113,8 +114,8 @@ class RefreshTokenStore:
         stream_max_length: int,
         replica_wait: ReplicaWait | None = None,
         *,
-        reuse_history: int = 64,
-        reuse_window_ms: int = 3_600_000,
+        reuse_history: int = Settings.reuse_history,
+        reuse_window_ms: int = Settings.reuse_history_window_seconds * 1000,
     ):
         self._redis = client
         self._scripts = scripts

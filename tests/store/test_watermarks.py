@@ -259,6 +259,15 @@ def test_invalidating_a_user_kills_every_earlier_token_of_the_user_and_none_of_a
     assert all(live_everywhere(any_kit, t) for t in (theirs, later))
 
 
+def test_invalidating_a_user_answers_the_ids_it_killed_up_to_the_cap(any_kit: Kit) -> None:
+    user = user_in(9)
+    mine = any_kit.mint_many(3, user, "app-a") + [any_kit.mint(user, "app-b")]
+
+    whole = any_kit.marks.invalidate_user(user, cap=10, event=event_json(), access_ttl_ms=60_000)
+    assert sorted(whole.count.token_ids) == sorted(t.token_id for t in mine)
+    assert any_kit.marks.invalidate_user(user, cap=10, event=event_json(), access_ttl_ms=60_000).count.token_ids == []
+
+
 def test_a_token_minted_after_a_reset_in_the_same_millisecond_lives(kit: Kit) -> None:
     user = user_in(11)
     same_millisecond = 0
