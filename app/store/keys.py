@@ -4,7 +4,7 @@ Token data is spread over BUCKETS hash tags, `{b0}` .. `{bf}`. A user's bucket i
 their UUID; a refresh token's id is a UUID whose low nibble is its user's bucket, and a token value
 minted here names its token id (new_token_value). So a token value, a token id or a user id names its
 bucket without a lookup, and every key one atomic step touches (the record, the user's, the user's
-per-application and the bucket's per-application indexes, tombstones, and the bucket's event
+and the bucket's per-application indexes, tombstones, and the bucket's event
 stream) shares one hash tag, hence one Redis Cluster slot.
 
 Layout (t = bucket tag, all instants epoch ms):
@@ -12,8 +12,8 @@ Layout (t = bucket tag, all instants epoch ms):
   dg:{t}:<digest>         string  tokenId, for the SHA-256 digest (base64url) of a token value that does
                                   not name its token (imported), or a one-time token's retired value
   u:{t}:<userId>          zset    live token ids of a user, scored by insert instant
-  ua:{t}:<userId>:<appId> zset    the same, one application
-  a:{t}:<appId>           zset    live token ids of an application in this bucket
+  a:{t}:<appId>           zset    live token ids of an application in this bucket, scored by expiry
+                                  (a user's of one application: u: intersected with a:, and ak:)
   ud:{t}:<userId>         zset    revoked token ids of a user, scored by natural expiry (tombstones)
   ad:{t}:<appId>          zset    revoked token ids of an application in this bucket
   ev:{t}                  stream  events of this bucket
@@ -28,7 +28,8 @@ Layout (t = bucket tag, all instants epoch ms):
   ux:{t}:<userId>         hash    appId -> tenantId: the applications of the user's uk: indexes
   ka:{t}:<appId>          set     users with a uk: index of this application (its revoke counts them)
   kq:{t}                  zset    users whose killed tokens await burial, scored by the kill's instant
-  kw:{t}, kt:{t}          zset    scratch keys of one kill_user script (deleted before it ends)
+  kt:{t}                  zset    scratch key of one script (a user's tokens of one application, or those a
+                                  kill moves to uk:), deleted or renamed before the script ends
   lc:{t}:<userId>         list    the user's whole listing as list.lua last wrote it, given again until
                                   anything it shows changes (every such change deletes it)
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
@@ -157,10 +158,6 @@ def pointer(tag: str, token_digest: str) -> str:
 
 def user_index(tag: str, user_id: str) -> str:
     return f"u:{tag}:{user_id}"
-
-
-def user_app_index(tag: str, user_id: str, application_id: str) -> str:
-    return f"ua:{tag}:{user_id}:{application_id}"
 
 
 def app_index(tag: str, application_id: str) -> str:

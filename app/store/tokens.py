@@ -137,7 +137,7 @@ class RefreshTokenStore:
         """Create tokens of one bucket and their creation event; returns [now, expiry per token]. Their
         values name them (keys.new_token_value): no digest pointer is written.
 
-        Keys: rt:, u:, ua:, a:, ev: of `tag`.
+        Keys: rt:, u:, a:, ev: of `tag`.
         """
         args = self._mint_args(tag, tokens, [False] * len(tokens), event, "jwt.refresh-token.create")
         result = self._scripts.mint(keys=[keys.events(tag)], args=args)
@@ -291,10 +291,9 @@ class RefreshTokenStore:
         """All of a user's live tokens (for one application, when given), in the user's bucket. All of them
         are killed whole, per application, and turned into tombstones later by the worker (bury_users)."""
         tag = _tag(user_id)
-        live = keys.user_app_index(tag, user_id, application_id) if application_id else keys.user_index(tag, user_id)
         result = self._revoking(
             self._scripts.revoke_scope,
-            [live, keys.user_tombstones(tag, user_id)],
+            [keys.user_index(tag, user_id), keys.user_tombstones(tag, user_id)],
             [tag, tenant, application_id or "", cap, self._maxlen, event, user_id],
         )
         return RevokeCount(int(result[0]), int(result[1]), split_ids(result[2]))
@@ -310,9 +309,17 @@ class RefreshTokenStore:
     ) -> tuple[list[StoredToken], bool]:
         """Live tokens of a user (and application), newest first; and whether more follow."""
         tag = _tag(user_id)
-        index = keys.user_app_index(tag, user_id, application_id) if application_id else keys.user_index(tag, user_id)
         result = self._scripts.list(
-            keys=[index], args=[tag, limit, cursor[0] if cursor else "", cursor[1] if cursor else "", tenant, user_id]
+            keys=[keys.user_index(tag, user_id)],
+            args=[
+                tag,
+                limit,
+                cursor[0] if cursor else "",
+                cursor[1] if cursor else "",
+                tenant,
+                user_id,
+                application_id or "",
+            ],
         )
         return [_listed(row) for row in result[1:]], bool(int(result[0]))
 

@@ -36,7 +36,7 @@ def test_every_key_builder_of_a_bucket_lands_in_its_tags_slot() -> None:
         user, token_id = user_in(bucket), str(keys.new_token_id(bucket))
         built = [
             keys.record(tag, token_id), keys.pointer(tag, "digest"), keys.user_index(tag, user),
-            keys.user_app_index(tag, user, "app"), keys.app_index(tag, "app"), keys.user_tombstones(tag, user),
+            keys.app_index(tag, "app"), keys.user_tombstones(tag, user),
             keys.app_tombstones(tag, "app"), keys.events(tag), keys.user_valid_from(tag, user),
             keys.app_valid_from(tag, "app"), keys.tenant_valid_from(tag, "t"), keys.app_killed(tag, "app"),
             keys.app_buried(tag, "app"), keys.denied(tag, token_id), keys.outstanding(tag, "1-0"),

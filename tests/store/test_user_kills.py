@@ -132,6 +132,27 @@ def test_what_a_watermark_touched_or_another_tenant_holds_is_handled_record_by_r
     assert live_everywhere(kit, elsewhere)
 
 
+def test_an_application_a_watermark_covers_goes_record_by_record_and_the_next_is_still_killed_whole(kit: Kit) -> None:
+    # an import stamped before its application's watermark is dead on arrival, yet in the live indexes:
+    # that application's tokens are revoked one by one (it counts as previously invalidated), the next
+    # application's are killed whole
+    user = user_in(5)
+    kit.revoke_apps("app-a")
+    past = int(time.time() * 1000) - 60_000
+    doomed = kit.import_one(user, imported_value(user, foreign=False), "app-a", insert=past, start=past)
+    live_a, live_b = kit.mint(user, "app-a"), kit.mint(user, "app-b")
+    assert not kit.is_live(doomed) and kit.is_live(live_a)
+
+    count = revoke_user(kit, user)
+
+    assert (count.invalidated, count.previously_invalidated) == (2, 1)
+    assert sorted(count.token_ids) == sorted([live_a.token_id, live_b.token_id])
+    assert kit.bury_all() == 1  # only app-b's was killed whole, awaiting burial
+    assert not any(kit.is_live(t) for t in [doomed, live_a, live_b])
+    assert revoke_user(kit, user) == RevokeCount(0, 3, [])
+    assert not kit.redis.keys("kt:*")
+
+
 def test_revoking_a_user_of_a_thousand_tokens_runs_a_few_commands_not_a_few_per_token(kit: Kit) -> None:
     user = user_in(5)
     now = int(time.time() * 1000)
@@ -148,9 +169,9 @@ def test_revoking_a_user_of_a_thousand_tokens_runs_a_few_commands_not_a_few_per_
 
 
 def test_a_user_index_holding_another_applications_ids_keeps_them_whatever_the_sizes(any_kit: Kit) -> None:
-    """The kill of one application empties the user's index only when nothing else is in it: here its
-    per-application index keeps an expired id the user's index has already forgotten (a listing of
-    all the user's tokens forgets it there only), so both indexes have the same size."""
+    """The kill of one application empties the user's index only when nothing else is in it: here the
+    application's index keeps an expired id the user's index has already forgotten (a listing of all
+    the user's tokens forgets it there only), so both indexes have the same size."""
     user = user_in(6)
     mine = any_kit.mint_many(2, user, "app-a")
     any_kit.mint(user, "app-a", policy="F:300")
@@ -158,9 +179,7 @@ def test_a_user_index_holding_another_applications_ids_keeps_them_whatever_the_s
     time.sleep(0.35)
     assert sorted(any_kit.list_all(user)) == sorted(t.token_id for t in mine + [other])
     tag = keys.TAGS[6]
-    assert any_kit.redis.zcard(keys.user_index(tag, user)) == any_kit.redis.zcard(
-        keys.user_app_index(tag, user, "app-a")
-    )
+    assert any_kit.redis.zcard(keys.user_index(tag, user)) == any_kit.redis.zcard(keys.app_index(tag, "app-a")) == 3
 
     count = revoke_user(any_kit, user)
 

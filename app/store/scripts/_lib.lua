@@ -17,8 +17,10 @@
 -- copy; a tenant-wide revoke writes one for each of the tenant's applications). An application
 -- watermark moves the application's live index a:{t}:<app> whole (RENAME, O(1)) to ak:{t}:<app>:
 -- the members it killed, awaiting burial; ab:{t}:<app> counts those the burial has deleted.
+-- A user's tokens of one application are u: intersected with a: (and, killed by an application
+-- watermark and awaiting burial, with ak:): no index of their own (one was ~65 bytes a token).
 -- A revoke of a user's tokens kills them whole, per application: the user's live ids of application
--- a (ua: intersected with a:, scored by expiry) move to uk:{t}:<user>:<a>, which every lookup by
+-- a (u: intersected with a:, scored by expiry) move to uk:{t}:<user>:<a>, which every lookup by
 -- value or id checks (killed_with_user), and leave the live indexes at once; ux:{t}:<user> maps each
 -- such application to its tenant, ka:{t}:<a> lists the users holding one, and kq:{t} queues the
 -- users for bury_users.lua, which turns the records into tombstones later, in small batches.
@@ -54,7 +56,6 @@ end
 local function k_record(id) return 'rt:' .. TAG .. ':' .. id end
 local function k_pointer(dg) return 'dg:' .. VALUE_TAG .. ':' .. dg end
 local function k_user(u) return 'u:' .. TAG .. ':' .. u end
-local function k_user_app(u, a) return 'ua:' .. TAG .. ':' .. u .. ':' .. a end
 local function k_app(a) return 'a:' .. TAG .. ':' .. a end
 local function k_user_dead(u) return 'ud:' .. TAG .. ':' .. u end
 local function k_app_dead(a) return 'ad:' .. TAG .. ':' .. a end
@@ -170,7 +171,6 @@ local function revoke_fields(id, rk, f, from, now, ops, dead)
   local u, a = f[1], f[2]
   ops.forget(u)
   ops.remove(k_user(u), id)
-  ops.remove(k_user_app(u, a), id)
   ops.remove(k_app(a), id)
   -- killed by a watermark: perhaps in ak: instead (an application watermark moved a: there whole,
   -- with none but tokens inserted at or before it)
@@ -257,14 +257,35 @@ local function revoke_many(index, members, now, tenant, cap)
   return n, previously, ids, latest
 end
 
--- Kill user u's live tokens of application a (tenant tn) whole: the members of ua: that are in a:
--- and unexpired (ZINTERSTORE takes a:'s scores, their expiry) move to uk:{t}:<u>:<a> and leave a:,
--- whatever their number, without reading a record. Only for an index no watermark touched (no
--- member inserted at or before the user's or application's valid-from): see kill_user.
+-- The ids of user u's tokens of application a still in u: (those in a:, and those an application
+-- watermark killed, awaiting burial in ak:), oldest first in each.
+local function user_app_ids(u, a)
+  local probe, out = 'kt:' .. TAG, {}
+  for _, of_app in ipairs({ k_app(a), k_app_killed(a) }) do
+    if redis.call('ZINTERSTORE', probe, 2, k_user(u), of_app, 'WEIGHTS', 1, 0) > 0 then
+      for _, id in ipairs(redis.call('ZRANGE', probe, 0, -1)) do out[#out + 1] = id end
+    end
+  end
+  redis.call('DEL', probe)
+  return out
+end
+
+-- Kill user u's live tokens of application a (tenant tn) whole: the members of u: that are in a:
+-- and unexpired (ZINTERSTORE takes a:'s scores, their expiry) move to uk:{t}:<u>:<a> and leave u:
+-- and a:, whatever their number, without reading a record. Only when none of them is at or before
+-- the user's or application's valid-from: see whole.
 -- Appends the killed ids to `ids` up to `cap`; returns how many, and their latest expiry.
 local function kill_user_app(u, a, tn, now, cap, ids)
-  local killed, app = 'kt:' .. TAG, k_app(a)
-  redis.call('ZINTERSTORE', killed, 2, k_user_app(u, a), app, 'WEIGHTS', 0, 1)
+  local killed, app, of_user = 'kt:' .. TAG, k_app(a), k_user(u)
+  local total = redis.call('ZINTERSTORE', killed, 2, of_user, app, 'WEIGHTS', 0, 1)
+  if total == 0 then return 0, 0 end
+  -- they all leave u:, expired or not
+  if total == redis.call('ZCARD', of_user) then
+    -- nothing else in u: (the usual user): cheaper than ZDIFFSTORE's copy, and freed off the main thread
+    redis.call('UNLINK', of_user)
+  else
+    redis.call('ZDIFFSTORE', of_user, 2, of_user, killed)  -- (cheaper than a ZREM of them)
+  end
   redis.call('ZREMRANGEBYSCORE', killed, '-inf', int(now))  -- expired: counted nowhere, as revoke_fields does
   local members = redis.call('ZRANGE', killed, 0, -1)
   if #members == 0 then return 0, 0 end
@@ -286,65 +307,54 @@ local function kill_user_app(u, a, tn, now, cap, ids)
   return #members, latest
 end
 
+-- Whether user u's tokens of application a in a: can be killed whole: none is at or before the
+-- valid-from watermark covering it (such a token is dead already, or was dead on arrival: an import
+-- with an insert instant before it). Those in ak: are not in a:, so kill_user_app leaves them.
+local function whole(u, a)
+  local from = valid_from(u, a)
+  if from == 0 or redis.call('ZCOUNT', k_user(u), '-inf', int(from)) == 0 then return true end
+  -- some token of the user (of any application) is at or before it: one of this application, in a:?
+  local probe = 'kt:' .. TAG
+  redis.call('ZINTERSTORE', probe, 2, k_user(u), k_app(a), 'WEIGHTS', 1, 0)
+  local covered = redis.call('ZCOUNT', probe, '-inf', int(from))
+  redis.call('DEL', probe)
+  return covered == 0
+end
+
 -- Revoke every live token of user u (of `tenant` only, unless it is ''), as revoke_many would, but
--- application by application, each killed whole (kill_user_app) after reading a single record (for
--- its application and tenant: a token's tenant is its application's, which never changes). What
--- cannot be killed whole goes through revoke_many, record by record: an application whose index a
--- valid-from watermark touched (those tokens are already dead, or dead on arrival: an import with an
--- insert instant before it), and ids whose record is gone. Records of another tenant are left alone.
+-- application by application, oldest token first, each killed whole (kill_user_app) after reading a
+-- single record (for its application and tenant: a token's tenant is its application's, which never
+-- changes). What cannot be killed whole goes through revoke_many, record by record: an application
+-- whose tokens a valid-from watermark covers (see whole), tokens an application watermark killed,
+-- awaiting burial (in ak:, not a:), and, from the first token of another tenant on (left alone), the rest.
 -- Returns what revoke_many returns: revoked now, already dead, the ids (at most `cap`), latest expiry.
 local function kill_user(u, now, tenant, cap)
   forget_listing(u)
   local index = k_user(u)
   local ttl = redis.call('PTTL', index)
   local n, ids, latest, slow = 0, {}, 0, {}
-  local function kill(a, tn)  -- the application's ids, killed or expired, all leave the index
-    local count, last = kill_user_app(u, a, tn, now, cap, ids)
-    local ua = k_user_app(u, a)
-    if redis.call('ZINTERCARD', 2, index, ua) == redis.call('ZCARD', index) then
-      -- nothing in u: but this application's ids (the usual user): counting is cheaper than
-      -- ZDIFFSTORE's copy, and UNLINK frees the index off Redis's main thread
-      redis.call('UNLINK', index)
-    else
-      redis.call('ZDIFFSTORE', index, 2, index, ua)  -- (cheaper than a ZREM of them)
-    end
-    n, latest = n + count, math.max(latest, last)
-  end
-  local function whole(f)  -- whether the application of this record can be killed whole
-    return f[1] and (tenant == '' or f[2] == tenant)
-      and redis.call('ZCOUNT', k_user_app(u, f[1]), '-inf', valid_from(u, f[1])) == 0
-  end
-  -- The usual case: every application whole, each found by the oldest token left in the index.
   while true do
     local id = redis.call('ZRANGE', index, 0, 0)[1]
     if not id then break end
     local f = redis.call('HMGET', k_record(id), 'a', 'tn')
-    if not whole(f) then break end
-    kill(f[1], f[2])
-    redis.call('UNLINK', k_user_app(u, f[1]))
-    if redis.call('ZSCORE', index, id) then break end  -- never expected: it was not in ua: and a:
-  end
-  -- The rest, if anything: each application looked at once, over a copy of what is left.
-  local work = 'kw:' .. TAG
-  redis.call('ZUNIONSTORE', work, 1, index)
-  while true do
-    local id = redis.call('ZRANGE', work, 0, 0)[1]
-    if not id then break end
-    local f = redis.call('HMGET', k_record(id), 'a', 'tn')
-    if f[1] then
-      local ua, killed = k_user_app(u, f[1]), whole(f)
-      if killed then
-        kill(f[1], f[2])
-      elseif tenant == '' or f[2] == tenant then
-        for _, other in ipairs(redis.call('ZRANGE', ua, 0, -1)) do slow[#slow + 1] = other end
+    if not f[1] then
+      redis.call('ZREM', index, id)  -- its record is gone (expired): counted nowhere
+    else
+      if tenant ~= '' and f[2] ~= tenant then break end
+      if whole(u, f[1]) then
+        local count, last = kill_user_app(u, f[1], f[2], now, cap, ids)
+        n, latest = n + count, math.max(latest, last)
       end
-      redis.call('ZDIFFSTORE', work, 2, work, ua)
-      if killed then redis.call('UNLINK', ua) end
+      if redis.call('ZSCORE', index, id) then  -- not killed whole: the application's rest, one by one
+        local rest = user_app_ids(u, f[1])
+        for i = 1, #rest, CHUNK do redis.call('ZREM', index, unpack(rest, i, math.min(i + CHUNK - 1, #rest))) end
+        for _, other in ipairs(rest) do slow[#slow + 1] = other end
+        if redis.call('ZSCORE', index, id) then break end  -- never expected: in neither a: nor ak:
+      end
     end
-    -- still here: its record is gone, or (never expected) it was missing from its ua: index
-    if redis.call('ZREM', work, id) == 1 then slow[#slow + 1] = id end
   end
   if ttl > 0 and redis.call('EXISTS', index) == 1 then redis.call('PEXPIRE', index, ttl) end  -- *STORE drops it
+  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do slow[#slow + 1] = id end
   local more, previously, more_ids, later = revoke_many(index, slow, now, tenant, cap - #ids)
   for _, id in ipairs(more_ids) do ids[#ids + 1] = id end
   return n + more, previously, ids, math.max(latest, later)
@@ -363,25 +373,30 @@ local function killed_count(u, app, tenant, now)
   return n
 end
 
--- Live sessions in an index (oldest first), forgetting ids whose record has expired or gone.
-local function live_ids(index, now)
-  local out = {}
-  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-    local f = redis.call('HMGET', k_record(id), 'x', 'ii', 'u', 'a')
+-- User u's live sessions of application a (oldest first), forgetting ids whose record has expired
+-- or gone.
+local function live_ids(u, a, now)
+  local out, index, probe = {}, k_user(u), 'kt:' .. TAG
+  redis.call('ZINTERSTORE', probe, 2, index, k_app(a), 'WEIGHTS', 1, 0)
+  local from
+  for _, id in ipairs(redis.call('ZRANGE', probe, 0, -1)) do
+    local f = redis.call('HMGET', k_record(id), 'x', 'ii')
     if f[1] and tonumber(f[1]) > now then
-      if tonumber(f[2]) > valid_from(f[3], f[4]) then out[#out + 1] = id end
+      from = from or valid_from(u, a)
+      if tonumber(f[2]) > from then out[#out + 1] = id end
     else
       redis.call('ZREM', index, id)
     end
   end
+  redis.call('DEL', probe)
   return out
 end
 
-local function live_count(index, now) return #live_ids(index, now) end
+local function live_count(u, a, now) return #live_ids(u, a, now) end
 
--- Revoke the oldest sessions of an index until at most `keep` remain; each gets a revoke event.
-local function evict_oldest(index, keep, now, maxlen, event)
-  local ids = live_ids(index, now)
+-- Revoke user u's oldest sessions of application a until at most `keep` remain; each gets a revoke event.
+local function evict_oldest(u, a, keep, now, maxlen, event)
+  local ids = live_ids(u, a, now)
   for i = 1, #ids - keep do
     local dead = {}
     if revoke_record(ids[i], now, dead) == 1 then

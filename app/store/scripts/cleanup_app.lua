@@ -15,7 +15,6 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
   local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'cd', 'pd', 'rv', 'hn')
   if f[1] and not f[6] then
     redis.call('ZREM', k_user(f[1]), id)
-    redis.call('ZREM', k_user_app(f[1], f[2]), id)
     for _, dg in ipairs({ f[4], f[5] }) do
       if dg and redis.call('GET', k_pointer(dg)) == id then redis.call('DEL', k_pointer(dg)) end
     end

@@ -97,7 +97,7 @@ if kind ~= 'F' then
     redis.call('PEXPIREAT', rk, int(x))
     -- the value's pointer, if it was found by one (one in another bucket, mode 'i', is the caller's to extend)
     if FOUND_BY then redis.call('PEXPIREAT', FOUND_BY, int(x)) end
-    for _, key in ipairs({ k_user(f[1]), k_user_app(f[1], f[2]), k_app(f[2]) }) do extend(key, x) end
+    for _, key in ipairs({ k_user(f[1]), k_app(f[2]) }) do extend(key, x) end
     redis.call('ZADD', k_app(f[2]), 'XX', int(x), id)  -- the app index is scored by expiry
   end
 end

@@ -1,7 +1,8 @@
--- List live tokens of one index, newest first, from a cursor; drops ids whose record expired.
--- KEYS: [1] the live index (u: or ua: of this tag)
+-- List a user's live tokens (of one application, when given), newest first, from a cursor; drops ids
+-- whose record expired.
+-- KEYS: [1] the user's live index (u:)
 -- ARGV: [1] tag, [2] limit, [3] cursor insert instant ('' = from the newest), [4] cursor id,
---       [5] tenant id ('' = any), [6] the user id
+--       [5] tenant id ('' = any), [6] the user id, [7] application id ('' = any)
 -- Returns: { more (0|1), then per token one string: id, u, a, tn, ii, si, x, la, lad, m joined by
 -- NUL (none can hold one: ids are UUIDs, instants digits, lad an address, m JSON, which escapes it) }
 -- Cursor: tokens strictly older than (instant, id) in the order (insert instant desc, id desc).
@@ -18,7 +19,8 @@ local KEPT, KEPT_MS = 100, 600000
 local now = now_ms()
 local limit, tenant, user = tonumber(ARGV[2]), ARGV[5], ARGV[6]
 local cursor, after = ARGV[3] ~= '', ARGV[4]
-local whole = not cursor and KEYS[1] == k_user(user)
+local app = ARGV[7]
+local whole = not cursor and app == ''
 if whole then
   local kept = redis.call('LRANGE', k_listing(user), 0, -1)
   if #kept > 0 and now < tonumber(kept[1]) and kept[2] == tenant then
@@ -34,6 +36,18 @@ if whole then
       return out
     end
   end
+end
+-- One application's: the user's index intersected with the application's (scored by insert instant,
+-- as u: is), a scratch key deleted before the script ends.
+local index, probe = KEYS[1], nil
+if app ~= '' then
+  probe = 'kt:' .. TAG
+  redis.call('ZINTERSTORE', probe, 2, KEYS[1], k_app(app), 'WEIGHTS', 1, 0)
+  index = probe
+end
+local function done(out)
+  if probe then redis.call('DEL', probe) end
+  return out
 end
 local max, at = '+inf', tonumber(ARGV[3])
 if cursor then max = ARGV[3] end
@@ -59,9 +73,9 @@ local step, PAGE = 1, 200
 while true do
   local page
   if cursor then
-    page, step = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', offset, PAGE), 2
+    page, step = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES', 'LIMIT', offset, PAGE), 2
   else
-    page = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'LIMIT', offset, PAGE)
+    page = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'LIMIT', offset, PAGE)
   end
   if #page == 0 then break end
   offset = offset + #page / step
@@ -72,11 +86,12 @@ while true do
       local f = redis.call('HMGET', rk, 'u', 'a', 'tn', 'ii', 'si', 'x', 'la', 'lad', 'm', 'rv', 'mn')
       if not f[1] or tonumber(f[6]) <= now then
         redis.call('ZREM', KEYS[1], id)
+        if probe then redis.call('ZREM', probe, id) end
         offset = offset - 1
       elseif not f[10] and (tenant == '' or f[3] == tenant) and not killed(f[1], f[2], f[4]) then
         if found == limit then
           out[1] = 1
-          return out
+          return done(out)
         end
         found = found + 1
         local x = tonumber(f[6])
@@ -100,4 +115,4 @@ if whole and found <= KEPT then
   if found > 0 then redis.call('RPUSH', key, unpack(out, 2)) end
   redis.call('PEXPIREAT', key, int(earliest))
 end
-return out
+return done(out)

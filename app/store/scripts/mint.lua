@@ -23,7 +23,7 @@ for i = 0, n - 1 do
   end
   seen[dg] = true
   local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
-  if limit and policy == 'R' and live_count(k_user_app(ARGV[b + 3], ARGV[b + 4]), now) >= tonumber(limit) then
+  if limit and policy == 'R' and live_count(ARGV[b + 3], ARGV[b + 4], now) >= tonumber(limit) then
     return { 'limit', i }
   end
 end
@@ -39,7 +39,7 @@ for i = 0, n - 1 do
   if kind == 'M' then x = math.min(x, ii + tonumber(max)) end
   local rk = k_record(id)
   local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
-  if limit and policy == 'E' then evict_oldest(k_user_app(u, a), tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
+  if limit and policy == 'E' then evict_oldest(u, a, tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
   -- a start instant equal to the insert instant and empty metaData are left out (readers default them)
   local fields = { 'u', u, 'a', a, 'tn', tn, 'ii', int(ii), 'x', int(x), 'pl', pl, 'cd', dg }
   if si ~= ii then fields[15], fields[16] = 'si', int(si) end
@@ -48,10 +48,8 @@ for i = 0, n - 1 do
   redis.call('HSET', rk, unpack(fields))
   redis.call('PEXPIREAT', rk, int(x))
   if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', int(x)) end
-  for _, key in ipairs({ k_user(u), k_user_app(u, a) }) do
-    redis.call('ZADD', key, int(ii), id)
-    extend(key, x)
-  end
+  redis.call('ZADD', k_user(u), int(ii), id)
+  extend(k_user(u), x)
   redis.call('ZADD', k_app(a), int(x), id)  -- scored by expiry: live members are counted in O(log n)
   extend(k_app(a), x)
   out[#out + 1] = x
