@@ -30,7 +30,7 @@ Layout (t = bucket tag, all instants epoch ms):
   kq:{t}                  zset    users whose killed tokens await burial, scored by the kill's instant
   kt:{t}                  zset    scratch key of one script (a user's tokens of one application, or those a
                                   kill moves to uk:), deleted or renamed before the script ends
-  lc:{t}:<userId>         list    the user's whole listing as list.lua last wrote it, given again until
+  lk:{t}:<userId>         hash    the user's whole listing as list.lua last wrote it, given again until
                                   anything it shows changes (every such change deletes it)
   dj:{t}:<jti>            string  a denied access token, until it expires (t: the jti's own bucket)
   wo:{t}:<entryId>        set     webhooks still to deliver a stream entry of ev:{t} (the entry is
@@ -213,7 +213,7 @@ def burial_queue(tag: str) -> str:
 
 
 def kept_listing(tag: str, user_id: str) -> str:
-    return f"lc:{tag}:{user_id}"
+    return f"lk:{tag}:{user_id}"
 
 
 def denied(tag: str, jti: str) -> str:

@@ -321,7 +321,8 @@ class RefreshTokenStore:
                 application_id or "",
             ],
         )
-        return [_listed(row) for row in result[1:]], bool(int(result[0]))
+        rows = result[1]
+        return [_listed(row) for row in rows.split("\1")] if rows else [], bool(int(result[0]))
 
     def get(self, token_id: str) -> StoredToken | None:
         """A live token by id (not revoked, expired or killed by a watermark); changes nothing."""

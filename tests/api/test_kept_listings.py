@@ -1,4 +1,4 @@
-"""A user's listing is kept in Redis (lc:, list.lua) and given again until something it shows
+"""A user's listing is kept in Redis (lk:, list.lua) and given again until something it shows
 changes. Whatever changes, the next listing must be exactly the one read afresh from the records."""
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ def test_a_listing_of_more_than_a_hundred_tokens_is_not_kept(any_kit: Kit) -> No
     any_kit.mint_many(101, user)
     any_kit.mint_many(2, few)
     assert len(any_kit.list_all(user)) == 101 and len(any_kit.list_all(few)) == 2
-    kept = {key for key in any_kit.redis.scan_iter("lc:*")}
+    kept = {key for key in any_kit.redis.scan_iter("lk:*")}
     assert kept == {keys.kept_listing(tag_of_user(few), few)}
 
 

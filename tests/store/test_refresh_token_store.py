@@ -87,10 +87,10 @@ def test_every_key_but_the_event_stream_expires_no_later_than_the_tokens_it_hold
         return kinds
 
     # the user's revoke killed their tokens whole (uk:, ux:, ka:, kq:); the burial makes them tombstones;
-    # the last user's listing is kept (lc:) until its earliest expiry
-    assert kinds_expiring_in_time() == {"rt", "dg", "u", "a", "ud", "ad", "uk", "ux", "ka", "kq", "lc"}
+    # the last user's listing is kept (lk:) until its earliest expiry
+    assert kinds_expiring_in_time() == {"rt", "dg", "u", "a", "ud", "ad", "uk", "ux", "ka", "kq", "lk"}
     assert kit.bury_all() == 2
-    assert kinds_expiring_in_time() == {"rt", "dg", "u", "a", "ud", "ad", "lc"}
+    assert kinds_expiring_in_time() == {"rt", "dg", "u", "a", "ud", "ad", "lk"}
 
 
 # -- revoking one token -----------------------------------------------------------------------------

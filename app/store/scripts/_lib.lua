@@ -67,7 +67,7 @@ local function k_user_killed(u, a) return 'uk:' .. TAG .. ':' .. u .. ':' .. a e
 local function k_user_killed_apps(u) return 'ux:' .. TAG .. ':' .. u end
 local function k_app_killed_users(a) return 'ka:' .. TAG .. ':' .. a end
 local function k_burial_queue() return 'kq:' .. TAG end
-local function k_listing(u) return 'lc:' .. TAG .. ':' .. u end
+local function k_listing(u) return 'lk:' .. TAG .. ':' .. u end
 -- metaData longer than a listpack entry (64 bytes: Redis's default hash-max-listpack-value) would turn
 -- the whole record into a hashtable, ~700 bytes more a token: it is kept in pieces of META_PIECE
 -- bytes, m then m2, m3..., with mn their count when there is more than one (a record stays a
@@ -95,7 +95,7 @@ local function meta_of(rk, m, mn)
 end
 local CHUNK = 1000  -- arguments per command (Lua's unpack has a limit)
 
--- User u's complete listing as list.lua last wrote it (lc:), forgotten by every change to what a
+-- User u's complete listing as list.lua last wrote it (lk:), forgotten by every change to what a
 -- listing shows: a token minted, used (last access, expiry), revoked or killed. (Burying what a
 -- revoke or a watermark killed changes nothing a listing shows: those were hidden already.)
 local function forget_listing(u) redis.call('DEL', k_listing(u)) end
