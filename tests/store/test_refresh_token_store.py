@@ -355,6 +355,19 @@ def test_a_fixed_policy_token_keeps_its_expiry_when_exchanged(kit: Kit) -> None:
     assert kit.exchange(token).expiry == token.expiry == now + 30000
 
 
+def test_a_fixed_policy_record_keeps_no_time_to_live_and_one_written_with_it_still_never_slides(kit: Kit) -> None:
+    user = new_user()
+    token, older = kit.mint(user, policy="F:2592000000"), kit.mint(user, policy="F:2592000000")
+    record = keys.record(token.tag, token.token_id)
+    assert kit.redis.hget(record, "pl") == "F"  # the expiry x holds it: 11 bytes less a record
+    older_record = keys.record(older.tag, older.token_id)
+    kit.redis.hset(older_record, "pl", "F:2592000000")  # as an earlier version wrote it
+
+    for t in (token, older):
+        assert kit.exchange(t).expiry == t.expiry
+        assert kit.redis.pexpiretime(keys.record(t.tag, t.token_id)) == t.expiry
+
+
 @pytest.mark.parametrize("foreign", [False, True], ids=["pointer-in-users-bucket", "foreign-pointer"])
 def test_a_sliding_policy_token_extends_its_expiry_on_exchange(kit: Kit, foreign: bool) -> None:
     user, now = new_user(), now_ms()

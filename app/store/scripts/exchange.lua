@@ -85,7 +85,7 @@ if f[11] then
   local window = tonumber(ARGV[13])
   if oldest_at and oldest_at > now - window then return { 'invalid', 'rotations', oldest_at + window - now } end
 end
-local kind, ttl, max = string.match(f[8], '^(%a):(%d+):?(%d*)$')
+local kind, ttl, max = string.match(f[8], '^(%a):?(%d*):?(%d*)$')  -- 'F' (or, written before, 'F:<ttl>')
 local si = tonumber(f[6] or f[7])
 local slid = 0
 if kind ~= 'F' then

@@ -40,7 +40,10 @@ for i = 0, n - 1 do
   local rk = k_record(id)
   local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
   if limit and policy == 'E' then evict_oldest(u, a, tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
-  -- a start instant equal to the insert instant and empty metaData are left out (readers default them)
+  -- a start instant equal to the insert instant and empty metaData are left out (readers default them),
+  -- and a fixed policy's time to live, which x holds (with FusionAuth's 30 days, those 11 bytes took
+  -- the record from 225 bytes to 214: a 224-byte allocation instead of 256)
+  if kind == 'F' then pl = 'F' end
   local fields = { 'u', u, 'a', a, 'tn', tn, 'ii', int(ii), 'x', int(x), 'pl', pl, 'cd', dg }
   if si ~= ii then fields[15], fields[16] = 'si', int(si) end
   if ARGV[b + 10] ~= '' then fields[#fields + 1], fields[#fields + 2] = 'ou', ARGV[b + 10] end
