@@ -20,6 +20,9 @@ Layout (t = bucket tag, all instants epoch ms):
   vf:{t}:<userId>         string  the user's valid-from instant (a token inserted at or before it is dead)
   av:{t}:<appId>          string  an application's valid-from, written into every bucket
   tv:{t}:<tenantId>       string  a tenant's valid-from, written into every bucket
+  at:{t}                  hash    appId -> tenantId of the applications with tokens in this bucket: a record
+                                  leaves its tenant out when this names it (tenant_of in scripts/_lib.lua);
+                                  no expiry: an entry an application, whose tenant never changes
   ak:{t}:<appId>          zset    token ids an app watermark killed, awaiting burial (the a: index as it
                                   was at the watermark, moved whole), scored by expiry
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts
@@ -186,6 +189,10 @@ def app_valid_from(tag: str, application_id: str) -> str:
 
 def tenant_valid_from(tag: str, tenant_id: str) -> str:
     return f"tv:{tag}:{tenant_id}"
+
+
+def app_tenants(tag: str) -> str:
+    return f"at:{tag}"
 
 
 def app_killed(tag: str, application_id: str) -> str:

@@ -13,7 +13,10 @@ from tests.api.helpers import KEY, mint, new_application, user
 
 
 def _record(redis_client: Any, token_id: str) -> dict[str, str]:
-    return dict(redis_client.hgetall(keys.record(keys.TAGS[int(token_id[-1], 16)], token_id)))
+    tag = keys.TAGS[int(token_id[-1], 16)]
+    record = dict(redis_client.hgetall(keys.record(tag, token_id)))
+    record.setdefault("tn", redis_client.hget(keys.app_tenants(tag), record["a"]))  # left out: the bucket's map has it
+    return record
 
 
 def _as_flask_writes(body: Any) -> bytes:

@@ -40,6 +40,7 @@ def test_every_key_builder_of_a_bucket_lands_in_its_tags_slot() -> None:
             keys.app_tombstones(tag, "app"), keys.events(tag), keys.user_valid_from(tag, user),
             keys.app_valid_from(tag, "app"), keys.tenant_valid_from(tag, "t"), keys.app_killed(tag, "app"),
             keys.app_buried(tag, "app"), keys.denied(tag, token_id), keys.outstanding(tag, "1-0"),
+            keys.app_tenants(tag),
         ]  # fmt: skip
         assert {slot(k) for k in built} == {slot(f"x:{tag}")}
         assert script_slots(2, (keys.record(tag, token_id), keys.user_index(tag, user), tag)) == {slot(built[0])}

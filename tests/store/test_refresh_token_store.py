@@ -77,6 +77,9 @@ def test_every_key_but_the_event_stream_expires_no_later_than_the_tokens_it_hold
             if kind == "stream":  # bounded by MAXLEN instead: a TTL would drop it with its consumer groups
                 assert key.startswith("ev:")
                 continue
+            if key.startswith("at:"):  # applications' tenants: an entry an application, whose tenant never changes
+                assert set(value) <= {"app-1", "app-2"}
+                continue
             expires_at = kit.redis.pexpiretime(key)
             assert kit.redis.pttl(key) > 0, key
             assert expires_at <= max(expiry.values()), key
@@ -587,3 +590,36 @@ def test_an_import_uses_the_given_insert_and_start_instants(kit: Kit) -> None:
         now - 3000,
         now - 3000 + 86400000,
     )
+
+
+def test_a_record_leaves_its_tenant_to_the_buckets_map_unless_the_map_names_another(kit: Kit) -> None:
+    user = new_user()
+    mapped = kit.mint(user, "app-t", "tenant-1")
+    tag = mapped.tag
+    assert kit.redis.hget(keys.app_tenants(tag), "app-t") == "tenant-1"
+    assert kit.redis.hget(keys.record(tag, mapped.token_id), "tn") is None  # 36 bytes less a record
+    # an application the map names in another tenant (deleted, then made again): its record keeps its own
+    kit.redis.hset(keys.app_tenants(tag), "app-u", "tenant-0")
+    other = kit.mint(user, "app-u", "tenant-2")
+    assert kit.redis.hget(keys.record(tag, other.token_id), "tn") == "tenant-2"
+    # a record written before the map had its application: its own
+    older = kit.mint(user, "app-v", "tenant-1")
+    kit.redis.hset(keys.record(tag, older.token_id), "tn", "tenant-1")
+    kit.redis.hdel(keys.app_tenants(tag), "app-v")
+
+    expected = {mapped.token_id: "tenant-1", other.token_id: "tenant-2", older.token_id: "tenant-1"}
+    for token in (mapped, other, older):
+        assert kit.store.get(token.token_id).tenant_id == expected[token.token_id]
+        assert kit.exchange(token).tenant_id == expected[token.token_id]
+    assert sorted(kit.list_all(user, tenant="tenant-1")) == sorted([mapped.token_id, older.token_id])
+    assert kit.list_all(user, tenant="tenant-2") == [other.token_id]
+    assert kit.revoke(mapped, tenant="tenant-2") is None
+    assert kit.revoke(mapped, tenant="tenant-1").tenant_id == "tenant-1"
+    assert kit.store.revoke_user(user, None, tenant="tenant-2", cap=10, event=event_json()).token_ids == [
+        other.token_id
+    ]
+    assert kit.store.revoke_user(user, None, tenant="tenant-1", cap=10, event=event_json()).token_ids == [
+        older.token_id
+    ]
+    revoked_one = [e for e in kit.events(user) if e.get("t") == "jwt.refresh-token.revoke" and e.get("u")]
+    assert [e["tn"] for e in revoked_one] == ["tenant-1"]

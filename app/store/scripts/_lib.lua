@@ -4,7 +4,7 @@
 -- no slots exist, when locate() in mode 'D' or 'V' follows a value's pointer into its record's bucket).
 --
 -- A token record rt:{t}:<id> is a hash:
---   u user id, a application id, tn tenant id, ii insert instant, si start instant (absent: ii),
+--   u user id, a application id, tn tenant id (absent: tenant_of), ii insert instant, si start instant (absent: ii),
 --   x expiry instant, pl expiry policy ("F" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"),
 --   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON (absent: {};
 --   over META_PIECE bytes: in pieces m, m2, m3... and mn their count, see meta_fields),
@@ -68,6 +68,23 @@ local function k_user_killed_apps(u) return 'ux:' .. TAG .. ':' .. u end
 local function k_app_killed_users(a) return 'ka:' .. TAG .. ':' .. a end
 local function k_burial_queue() return 'kq:' .. TAG end
 local function k_listing(u) return 'lk:' .. TAG .. ':' .. u end
+
+-- A token's tenant: its record's tn when it has one, else its application's, as the bucket's map
+-- at:{t} (application -> tenant) names it. An application's tenant never changes, so mint.lua leaves
+-- tn out of a record when the map names it (36 bytes a record: a 192-byte allocation instead of
+-- 224), and writes the map's entry with an application's first token in the bucket; a record keeps
+-- its tn when the map names another tenant (an application deleted, then made again in another).
+-- '' when neither says (never expected).
+local TENANTS = {}
+local function tenant_of(a, tn)
+  if tn then return tn end
+  local t = TENANTS[a]
+  if not t then
+    t = redis.call('HGET', 'at:' .. TAG, a) or ''
+    TENANTS[a] = t
+  end
+  return t
+end
 -- metaData longer than a listpack entry (64 bytes: Redis's default hash-max-listpack-value) would turn
 -- the whole record into a hashtable, ~700 bytes more a token: it is kept in pieces of META_PIECE
 -- bytes, m then m2, m3..., with mn their count when there is more than one (a record stays a
@@ -232,7 +249,7 @@ local function revoke_many(index, members, now, tenant, cap)
     local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
     if not f[1] then
       ops.remove(index, id)
-    elseif tenant == '' or f[5] == tenant then
+    elseif tenant == '' or tenant_of(f[2], f[5]) == tenant then
       local scope = f[1] .. ':' .. f[2]
       if not froms[scope] then froms[scope] = valid_from(f[1], f[2]) end
       local revoked = revoke_fields(id, rk, f, froms[scope], now, ops, dead)
@@ -340,6 +357,7 @@ local function kill_user(u, now, tenant, cap)
     if not f[1] then
       redis.call('ZREM', index, id)  -- its record is gone (expired): counted nowhere
     else
+      f[2] = tenant_of(f[1], f[2])
       if tenant ~= '' and f[2] ~= tenant then break end
       if whole(u, f[1]) then
         local count, last = kill_user_app(u, f[1], f[2], now, cap, ids)
@@ -402,7 +420,7 @@ local function evict_oldest(u, a, keep, now, maxlen, event)
     if revoke_record(ids[i], now, dead) == 1 then
       bury(dead, now)
       local f = redis.call('HMGET', k_record(ids[i]), 'u', 'a', 'tn')
-      emit(maxlen, 'jwt.refresh-token.revoke', event, 1, 0, { ids[i] }, { f[1], f[2], f[3] })
+      emit(maxlen, 'jwt.refresh-token.revoke', event, 1, 0, { ids[i] }, { f[1], f[2], tenant_of(f[2], f[3]) })
     end
   end
 end

@@ -34,6 +34,7 @@ if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
 f = f or redis.call('HMGET', rk, unpack(FIELDS))
 if not f[1] then return { 'invalid', 'unknown' } end
+f[3] = tenant_of(f[2], f[3])
 if f[10] then return { 'invalid', 'revoked' } end
 local now = now_ms()
 local x = tonumber(f[5])

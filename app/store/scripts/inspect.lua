@@ -21,4 +21,4 @@ if ARGV[3] ~= '' and redis.call('EXISTS', 'dj:' .. TAG .. ':' .. ARGV[3]) == 1 t
 if tonumber(f[4]) <= valid_from(f[1], f[2]) then return {} end
 if killed_with_user(f[1], f[2], id_of(KEYS[1])) then return {} end
 if only_live then return 1 end
-return { f[1], f[2], f[7] or '', f[4], f[8] or '', f[3], f[9] or '', f[10] or '', f[11] and meta_of(KEYS[1], f[11], f[12]) or '' }
+return { f[1], f[2], tenant_of(f[2], f[7]), f[4], f[8] or '', f[3], f[9] or '', f[10] or '', f[11] and meta_of(KEYS[1], f[11], f[12]) or '' }

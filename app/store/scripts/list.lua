@@ -88,12 +88,12 @@ while true do
         redis.call('ZREM', KEYS[1], id)
         if probe then redis.call('ZREM', probe, id) end
         offset = offset - 1
-      elseif not f[10] and (tenant == '' or f[3] == tenant) and not killed(f[1], f[2], f[4]) then
+      elseif not f[10] and (tenant == '' or tenant_of(f[2], f[3]) == tenant) and not killed(f[1], f[2], f[4]) then
         if found == limit then return done(1, out) end
         found = found + 1
         local x = tonumber(f[6])
         if x < earliest then earliest = x end
-        out[found] = id .. '\0' .. f[1] .. '\0' .. f[2] .. '\0' .. (f[3] or '') .. '\0' .. (f[4] or '')
+        out[found] = id .. '\0' .. f[1] .. '\0' .. f[2] .. '\0' .. tenant_of(f[2], f[3]) .. '\0' .. (f[4] or '')
           .. '\0' .. (f[5] or '') .. '\0' .. f[6] .. '\0' .. (f[7] or '') .. '\0' .. (f[8] or '') .. '\0' .. (f[9] and meta_of(rk, f[9], f[11]) or '')
       end
     end
