@@ -100,6 +100,16 @@ def digest(token: str) -> str:
     return urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
 
 
+DIGEST_KEPT = 22  # a record keeps this much of the digest of a value naming it (132 bits; see same_digest)
+
+
+def same_digest(kept: str | None, token_digest: str) -> bool:
+    """Whether a record's `cd` is the digest of a presented value: the whole digest, or, for a value
+    that names its token (no pointer is ever made from it), its first DIGEST_KEPT characters: 132 bits
+    of SHA-256 are as hard to meet as the whole, and 21 bytes less a record (same_digest in _lib.lua)."""
+    return kept == token_digest or (kept is not None and len(kept) == DIGEST_KEPT and token_digest.startswith(kept))
+
+
 MINTED_LENGTH = 44  # a value minted before values named their token (a hex bucket digit, 43 random)
 VALUE_LENGTH = 65  # a value minted now: its token id (16 bytes) and 256 random bits, base64url
 NAMING_LENGTH = 22  # its first characters, which name the token: exactly 16 bytes in base64url

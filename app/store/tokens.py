@@ -139,7 +139,7 @@ class RefreshTokenStore:
 
         Keys: rt:, u:, a:, ev: of `tag`.
         """
-        args = self._mint_args(tag, tokens, [False] * len(tokens), event, "jwt.refresh-token.create")
+        args = self._mint_args(tag, tokens, "n" * len(tokens), event, "jwt.refresh-token.create")
         result = self._scripts.mint(keys=[keys.events(tag)], args=args)
         if result[0] == "duplicate":
             raise DuplicateToken(int(result[1]))
@@ -148,14 +148,16 @@ class RefreshTokenStore:
         return [int(v) for v in result]
 
     def _mint_args(
-        self, tag: str, tokens: Sequence[NewToken], pointers: Sequence[bool], event: str, event_type: str
+        self, tag: str, tokens: Sequence[NewToken], values: Sequence[str], event: str, event_type: str
     ) -> list[Any]:
+        """mint.lua's arguments; `values` says of each token's value (see mint.lua): "n" it names the
+        token (minted here), "1" its pointer goes in this bucket, "0" it has none here."""
         args: list[Any] = [tag, self._maxlen, event_type, event, len(tokens)]
-        for t, here in zip(tokens, pointers, strict=True):
+        for t, value in zip(tokens, values, strict=True):
             args += [
                 t.token_id,
                 t.token_digest,
-                "1" if here else "0",
+                value,
                 t.user_id,
                 t.application_id,
                 t.tenant_id,
@@ -280,7 +282,7 @@ class RefreshTokenStore:
         """Whether a value was ever a token here and its record is still kept (live or tombstone)."""
         if presented.token_id is not None:
             current = self._redis.hget(keys.record(presented.tag, presented.token_id), "cd")
-            if current == presented.digest:
+            if keys.same_digest(None if current is None else str(current), presented.digest):
                 return True
         token_id = self._redis.get(keys.pointer(presented.tag, presented.digest))
         return bool(token_id) and bool(self._redis.exists(keys.record(_tag(str(token_id)), str(token_id))))
@@ -362,7 +364,8 @@ class RefreshTokenStore:
         for value in values:
             pointed = next(found)
             current = next(found) if value.token_id is not None else None
-            ids.append(pointed or (value.token_id if current == value.digest else None))
+            named = current is not None and keys.same_digest(str(current), value.digest)
+            ids.append(pointed or (value.token_id if named else None))
         return ids
 
     def import_tokens(
@@ -386,7 +389,7 @@ class RefreshTokenStore:
                 (
                     self._scripts.mint,
                     [keys.events(tag)],
-                    self._mint_args(tag, tokens, here, event, "jwt.refresh-token.import"),
+                    self._mint_args(tag, tokens, ["1" if p else "0" for p in here], event, "jwt.refresh-token.import"),
                 )
                 for tag, tokens, here, event in groups
             ]

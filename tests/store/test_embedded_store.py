@@ -22,7 +22,7 @@ def test_a_minted_token_exchanges_and_its_value_is_stored_nowhere(any_kit: Kit) 
         token.token_id, user, "app-1", "tenant-1", {"scopes": ["x"]}, token.expiry
     )
     contents = repr(any_kit.dump())
-    assert token.digest in contents and token.value not in contents
+    assert token.digest[: keys.DIGEST_KEPT] in contents and token.value not in contents
 
 
 def test_every_token_key_expires(any_kit: Kit) -> None:

@@ -52,7 +52,7 @@ def test_the_plain_token_value_is_stored_nowhere(kit: Kit) -> None:
 
     contents = repr(kit.dump())
 
-    assert tokens[2].digest in contents  # the dump does read every value
+    assert tokens[2].digest[: keys.DIGEST_KEPT] in contents  # the dump does read every value
     for token in tokens:
         assert token.value not in contents
         assert token.value[1:] not in contents
@@ -623,3 +623,21 @@ def test_a_record_leaves_its_tenant_to_the_buckets_map_unless_the_map_names_anot
     ]
     revoked_one = [e for e in kit.events(user) if e.get("t") == "jwt.refresh-token.revoke" and e.get("u")]
     assert [e["tn"] for e in revoked_one] == ["tenant-1"]
+
+
+def test_a_record_keeps_the_start_of_a_naming_values_digest_and_one_kept_whole_still_serves(kit: Kit) -> None:
+    user = new_user()
+    short, whole = kit.mint(user), kit.mint(user)
+    assert kit.redis.hget(keys.record(short.tag, short.token_id), "cd") == short.digest[: keys.DIGEST_KEPT]
+    kit.redis.hset(keys.record(whole.tag, whole.token_id), "cd", whole.digest)  # as an earlier version kept it
+    # a value naming the token with other random bits is nobody's
+    forged = short.value[: keys.NAMING_LENGTH] + secrets.token_urlsafe(32)
+    assert kit.store.exchange(keys.presented(forged), "x", "{}", next_value) == "unknown"
+    assert not kit.store.is_known(keys.presented(forged))
+
+    for token in (short, whole):
+        assert kit.store.is_known(token.presented)
+        assert kit.store.find(token.presented).token_id == token.token_id
+        assert kit.store.existing_ids([token.presented]) == [token.token_id]
+        assert isinstance(kit.exchange(token), Exchanged)
+        assert kit.revoke(token).token_id == token.token_id

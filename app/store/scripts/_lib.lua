@@ -6,7 +6,7 @@
 -- A token record rt:{t}:<id> is a hash:
 --   u user id, a application id, tn tenant id (absent: tenant_of), ii insert instant, si start instant (absent: ii),
 --   x expiry instant, pl expiry policy ("F" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"),
---   cd digest of the current value, la/lad last accessed instant/address, m metaData JSON (absent: {};
+--   cd digest of the current value (its first 22 characters for a value naming the token: same_digest), la/lad last accessed instant/address, m metaData JSON (absent: {};
 --   over META_PIECE bytes: in pieces m, m2, m3... and mn their count, see meta_fields),
 --   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
 --   and an old value is recognised, never resurrected); a one-time token's own fields are listed in
@@ -425,6 +425,14 @@ local function evict_oldest(u, a, keep, now, maxlen, event)
   end
 end
 
+-- Whether `cd`, a record's digest of its current value, is the digest `dg` of a presented value: the
+-- whole digest, or, for a value that names its token (mint.lua and a rotation keep only the first
+-- 22 characters of its digest, 132 bits: 21 bytes less a record; no pointer is ever made from it),
+-- its start. (keys.same_digest in Python.)
+local function same_digest(cd, dg)
+  return cd == dg or (cd and #cd == 22 and string.find(dg, cd, 1, true) == 1) or false  -- (no new string)
+end
+
 -- The id in a record key rt:{t}:<id>.
 local function id_of(record_key) return string.match(record_key, '^rt:{[^}]*}:(.+)$') end
 
@@ -449,7 +457,7 @@ local function locate(mode, dg, fields, at)
   if mode == 'i' then return id_of(key), key end
   if mode == 'v' or mode == 'V' then
     local f = redis.call('HMGET', key, unpack(fields))
-    if f[at] == dg then
+    if same_digest(f[at], dg) then
       NAMED = true
       return id_of(key), key, f
     end

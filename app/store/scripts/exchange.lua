@@ -57,7 +57,7 @@ if ARGV[10] ~= '' then
 end
 -- a one-time token's previous digest, rotation instant, sealed current value (gv, gw) and ring count
 local o = f[11] and redis.call('HMGET', rk, 'pd', 'ra', 'gv', 'gw', 'hn') or {}
-if f[9] ~= ARGV[3] then
+if not NAMED and not same_digest(f[9], ARGV[3]) then  -- (NAMED: locate compared them)
   if not f[11] then return { 'invalid', 'unknown' } end
   local grace, revoke = string.match(f[11], '^(%d+):(%d)$')
   if o[1] == ARGV[3] and now < tonumber(o[2]) + tonumber(grace) then
@@ -113,7 +113,7 @@ if f[11] then
   if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', int(x)) end
   -- the sealed value in fields of at most 64 bytes (a listpack entry): 58 characters, or 88 for a value
   -- of another form (gw: the rest, '' for none)
-  local fields = { 'cd', ARGV[5], 'pd', ARGV[3], 'ra', int(now), 'gv', string.sub(ARGV[6], 1, 64),
+  local fields = { 'cd', ARGV[11] == id and string.sub(ARGV[5], 1, 22) or ARGV[5], 'pd', ARGV[3], 'ra', int(now), 'gv', string.sub(ARGV[6], 1, 64),
     'gw', string.sub(ARGV[6], 65) }
   if retiring then
     if oldest_pointer then redis.call('DEL', oldest_pointer) end

@@ -2,7 +2,8 @@
 -- KEYS: none besides those derived from the tag (the bucket's stream and the records' keys).
 -- ARGV: [1] tag, [2] stream max length, [3] event type, [4] event JSON, [5] n,
 --       then n groups of 12: id, digest, pointer (1: write the value's digest pointer, in this bucket;
---       0: none here: the value names this token, or its pointer is in another bucket), user, app, tenant,
+--       0: none here: its pointer is in another bucket; n: none, the value names this token, and the
+--       record keeps only the start of its digest, see same_digest), user, app, tenant,
 --       insert instant ('' = now), start instant ('' = now), policy, metaData JSON,
 --       one-time use ('' = reusable, else "<grace ms>:<revoke on reuse 1|0>"),
 --       session limit ('' = none, else "<maximum>:<E (evict oldest) | R (reject new)>")
@@ -44,7 +45,7 @@ for i = 0, n - 1 do
   -- and a fixed policy's time to live, which x holds (with FusionAuth's 30 days, those 11 bytes took
   -- the record from 225 bytes to 214: a 224-byte allocation instead of 256)
   if kind == 'F' then pl = 'F' end
-  local fields = { 'u', u, 'a', a, 'ii', int(ii), 'x', int(x), 'pl', pl, 'cd', dg }
+  local fields = { 'u', u, 'a', a, 'ii', int(ii), 'x', int(x), 'pl', pl, 'cd', here == 'n' and string.sub(dg, 1, 22) or dg }
   -- and the tenant, when the bucket's map names it for the application (see tenant_of)
   local mapped = tenant_of(a, nil)
   if mapped == '' then

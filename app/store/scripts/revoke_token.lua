@@ -16,7 +16,7 @@ if not id then return { 'missing' } end
 f = f or redis.call('HMGET', rk, unpack(FIELDS))
 if not f[1] or f[4] then return { 'missing' } end
 f[5] = tenant_of(f[2], f[5])
-if ARGV[3] ~= '' and f[7] ~= ARGV[3] then return { 'missing' } end
+if ARGV[3] ~= '' and not NAMED and not same_digest(f[7], ARGV[3]) then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
 if ARGV[5] ~= '' and f[5] ~= ARGV[5] then return { 'missing' } end
 local from = valid_from(f[1], f[2])
