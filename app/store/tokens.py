@@ -139,7 +139,7 @@ class RefreshTokenStore:
 
         Keys: rt:, u:, a:, ev: of `tag`.
         """
-        args = self._mint_args(tag, tokens, "n" * len(tokens), event, "jwt.refresh-token.create")
+        args = self._mint_args(tag, tokens, ["n"] * len(tokens), event, "jwt.refresh-token.create")
         result = self._scripts.mint(keys=[keys.events(tag)], args=args)
         if result[0] == "duplicate":
             raise DuplicateToken(int(result[1]))

@@ -152,11 +152,13 @@ def test_a_session_limit_evicts_the_oldest_session(client):
 def test_a_session_limit_can_reject_new_sessions_instead(client):
     app_id = new_application(client, refreshTokenSessionLimit={"maximumSessions": 1, "policy": "RejectNew"})
     who = user()
+    elsewhere = mint(client, who, new_application(client))  # another application's session counts not
     first = mint(client, who, app_id)
     refused = client.post("/api/user/refresh-token", json={"userId": who, "applicationId": app_id}, headers=KEY)
     assert refused.status_code == 400
     assert refused.json["generalErrors"][0]["code"] == "[SessionLimitReached]"
     assert exchange_status(client, first["refreshToken"]) == 200
+    assert exchange_status(client, elsewhere["refreshToken"]) == 200
     client.delete(f"/api/jwt/refresh/{first['refreshTokenId']}", headers=KEY)
     assert (
         client.post("/api/user/refresh-token", json={"userId": who, "applicationId": app_id}, headers=KEY).status_code

@@ -181,6 +181,24 @@ def test_revoking_a_user_for_one_application_leaves_their_other_applications_liv
     assert (again.invalidated, again.previously_invalidated) == (0, 3)
 
 
+def test_revoking_a_user_for_an_application_a_watermark_killed_counts_those_as_previously_invalidated(
+    kit: Kit,
+) -> None:
+    # the killed ones await their burial in the application's killed index, not its live one
+    user = new_user()
+    killed = kit.mint_many(2, user, "app-1")
+    kit.revoke_apps("app-1")
+    live, other = kit.mint(user, "app-1"), kit.mint(user, "app-2")
+
+    count = kit.store.revoke_user(user, "app-1", tenant="", cap=100, event=event_json())
+
+    assert count == RevokeCount(1, 2, [live.token_id])
+    assert not any(kit.is_live(t) for t in [*killed, live])
+    assert kit.is_live(other) and kit.list_all(user) == [other.token_id]
+    assert kit.bury_all() == 0  # the killed ones are tombstones already: nothing left to bury
+    assert not kit.redis.keys("kt:*")
+
+
 def test_a_second_revoke_of_a_user_reports_the_first_count_as_previously_invalidated(kit: Kit) -> None:
     user = new_user()
     kit.mint_many(4, user, "app-1")

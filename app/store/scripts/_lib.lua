@@ -80,10 +80,20 @@ local function tenant_of(a, tn)
   if tn then return tn end
   local t = TENANTS[a]
   if not t then
-    t = redis.call('HGET', 'at:' .. TAG, a) or ''
+    t = redis.call('HGET', 'at:' .. TAG, a) or ''  -- (keys.app_tenants)
     TENANTS[a] = t
   end
   return t
+end
+
+-- Whether a new record of application a must keep its tenant tn: not when the map names it (the
+-- application's first token in the bucket writes its entry).
+local function keeps_tenant(a, tn)
+  local mapped = tenant_of(a, nil)
+  if mapped ~= '' then return mapped ~= tn end
+  redis.call('HSET', 'at:' .. TAG, a, tn)
+  TENANTS[a] = tn
+  return false
 end
 -- metaData longer than a listpack entry (64 bytes: Redis's default hash-max-listpack-value) would turn
 -- the whole record into a hashtable, ~700 bytes more a token: it is kept in pieces of META_PIECE
@@ -274,14 +284,21 @@ local function revoke_many(index, members, now, tenant, cap)
   return n, previously, ids, latest
 end
 
+-- User u's ids that are also in `index` (a:, or ak:): u: intersected with it into the scratch key
+-- kt:{t}, scored by insert instant as u: is. Returns that key, for the caller to read and delete.
+local function user_in(u, index)
+  local probe = 'kt:' .. TAG
+  redis.call('ZINTERSTORE', probe, 2, k_user(u), index, 'WEIGHTS', 1, 0)
+  return probe
+end
+
 -- The ids of user u's tokens of application a still in u: (those in a:, and those an application
 -- watermark killed, awaiting burial in ak:), oldest first in each.
 local function user_app_ids(u, a)
-  local probe, out = 'kt:' .. TAG, {}
+  local out, probe = {}, nil
   for _, of_app in ipairs({ k_app(a), k_app_killed(a) }) do
-    if redis.call('ZINTERSTORE', probe, 2, k_user(u), of_app, 'WEIGHTS', 1, 0) > 0 then
-      for _, id in ipairs(redis.call('ZRANGE', probe, 0, -1)) do out[#out + 1] = id end
-    end
+    probe = user_in(u, of_app)
+    for _, id in ipairs(redis.call('ZRANGE', probe, 0, -1)) do out[#out + 1] = id end
   end
   redis.call('DEL', probe)
   return out
@@ -331,8 +348,7 @@ local function whole(u, a)
   local from = valid_from(u, a)
   if from == 0 or redis.call('ZCOUNT', k_user(u), '-inf', int(from)) == 0 then return true end
   -- some token of the user (of any application) is at or before it: one of this application, in a:?
-  local probe = 'kt:' .. TAG
-  redis.call('ZINTERSTORE', probe, 2, k_user(u), k_app(a), 'WEIGHTS', 1, 0)
+  local probe = user_in(u, k_app(a))
   local covered = redis.call('ZCOUNT', probe, '-inf', int(from))
   redis.call('DEL', probe)
   return covered == 0
@@ -394,8 +410,7 @@ end
 -- User u's live sessions of application a (oldest first), forgetting ids whose record has expired
 -- or gone.
 local function live_ids(u, a, now)
-  local out, index, probe = {}, k_user(u), 'kt:' .. TAG
-  redis.call('ZINTERSTORE', probe, 2, index, k_app(a), 'WEIGHTS', 1, 0)
+  local out, index, probe = {}, k_user(u), user_in(u, k_app(a))
   local from
   for _, id in ipairs(redis.call('ZRANGE', probe, 0, -1)) do
     local f = redis.call('HMGET', k_record(id), 'x', 'ii')
@@ -429,8 +444,9 @@ end
 -- whole digest, or, for a value that names its token (mint.lua and a rotation keep only the first
 -- 22 characters of its digest, 132 bits: 21 bytes less a record; no pointer is ever made from it),
 -- its start. (keys.same_digest in Python.)
+local DIGEST_KEPT = 22  -- keys.DIGEST_KEPT
 local function same_digest(cd, dg)
-  return cd == dg or (cd and #cd == 22 and string.find(dg, cd, 1, true) == 1) or false  -- (no new string)
+  return cd == dg or (cd and #cd == DIGEST_KEPT and string.find(dg, cd, 1, true) == 1) or false  -- (no new string)
 end
 
 -- The id in a record key rt:{t}:<id>.

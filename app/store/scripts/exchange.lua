@@ -113,8 +113,8 @@ if f[11] then
   if ARGV[11] ~= id then redis.call('SET', k_pointer(ARGV[5]), id, 'PXAT', int(x)) end
   -- the sealed value in fields of at most 64 bytes (a listpack entry): 58 characters, or 88 for a value
   -- of another form (gw: the rest, '' for none)
-  local fields = { 'cd', ARGV[11] == id and string.sub(ARGV[5], 1, 22) or ARGV[5], 'pd', ARGV[3], 'ra', int(now), 'gv', string.sub(ARGV[6], 1, 64),
-    'gw', string.sub(ARGV[6], 65) }
+  local fields = { 'cd', ARGV[11] == id and string.sub(ARGV[5], 1, DIGEST_KEPT) or ARGV[5], 'pd', ARGV[3], 'ra', int(now),
+    'gv', string.sub(ARGV[6], 1, 64), 'gw', string.sub(ARGV[6], 65) }
   if retiring then
     if oldest_pointer then redis.call('DEL', oldest_pointer) end
     fields[11], fields[12] = slot, ring_entry(now, retiring)

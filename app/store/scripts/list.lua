@@ -41,8 +41,7 @@ end
 -- as u: is), a scratch key deleted before the script ends.
 local index, probe = KEYS[1], nil
 if app ~= '' then
-  probe = 'kt:' .. TAG
-  redis.call('ZINTERSTORE', probe, 2, KEYS[1], k_app(app), 'WEIGHTS', 1, 0)
+  probe = user_in(user, k_app(app))
   index = probe
 end
 local function done(more, rows)

@@ -45,14 +45,9 @@ for i = 0, n - 1 do
   -- and a fixed policy's time to live, which x holds (with FusionAuth's 30 days, those 11 bytes took
   -- the record from 225 bytes to 214: a 224-byte allocation instead of 256)
   if kind == 'F' then pl = 'F' end
-  local fields = { 'u', u, 'a', a, 'ii', int(ii), 'x', int(x), 'pl', pl, 'cd', here == 'n' and string.sub(dg, 1, 22) or dg }
+  local fields = { 'u', u, 'a', a, 'ii', int(ii), 'x', int(x), 'pl', pl, 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
   -- and the tenant, when the bucket's map names it for the application (see tenant_of)
-  local mapped = tenant_of(a, nil)
-  if mapped == '' then
-    redis.call('HSET', 'at:' .. TAG, a, tn)
-    TENANTS[a], mapped = tn, tn
-  end
-  if mapped ~= tn then fields[#fields + 1], fields[#fields + 2] = 'tn', tn end
+  if keeps_tenant(a, tn) then fields[#fields + 1], fields[#fields + 2] = 'tn', tn end
   if si ~= ii then fields[#fields + 1], fields[#fields + 2] = 'si', int(si) end
   if ARGV[b + 10] ~= '' then fields[#fields + 1], fields[#fields + 2] = 'ou', ARGV[b + 10] end
   if ARGV[b + 9] ~= '{}' then meta_fields(fields, ARGV[b + 9]) end
