@@ -87,12 +87,9 @@ class AccessLog:
         self._stream = stream
 
     def write(self, fields: dict[str, Any]) -> None:
-        """`fields` as one line; it should open with `line_start()`'s fields."""
-        (self._stream or sys.stderr).write(jsontext.dumps(fields).decode() + "\n")
-
-    @staticmethod
-    def line_start() -> dict[str, Any]:
-        return {"time": timestamp(time.time()), "level": "info", "logger": "refreshd.access"}
+        """`fields` as one line, after the time, level and logger that open every line."""
+        line = {"time": timestamp(time.time()), "level": "info", "logger": "refreshd.access", **fields}
+        (self._stream or sys.stderr).write(jsontext.dumps(line).decode() + "\n")
 
 
 def access_log(level: str, enabled: bool) -> AccessLog | None:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 ROUTE_KEY = "refreshd.route"
 API_KEY_ID = "refreshd.api_key_id"  # set by app/auth.py: the id, never the key
 UNMATCHED = "<unmatched>"  # one label for every path no route matched (a 404): no unbounded labels
+_pid = [os.getpid()]  # this process's, for its access lines (os.getpid is a system call each time)
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 
 
 class RoutedRequest(Request):
@@ -80,15 +82,14 @@ class Telemetry:
         method = environ.get("REQUEST_METHOD", "")
         self.instruments.request(route, method, status, seconds)
         if self.access_log is not None:
-            line = self.access_log.line_start()
-            line |= {
+            line = {
                 "requestId": request_id,
                 "method": method,
                 "route": route,
                 "status": int(status),
                 "durationMs": round(seconds * 1000, 3),
                 "address": environ.get("REMOTE_ADDR") or "",
-                "pid": os.getpid(),
+                "pid": _pid[0],
             }
             key_id = environ.get(API_KEY_ID)
             if key_id:

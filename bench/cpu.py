@@ -161,7 +161,9 @@ def measure(store: redis.Redis, n: int) -> None:
         environs = rows[chosen[0]]()
         profile = cProfile.Profile(time.process_time)  # CPU, as the table counts: not waits for Redis
         profile.runcall(cpu_per_call, app, environs)
-        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profile).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
+            int(os.environ.get("LINES", "30"))
+        )
         return
     print(f"| row | CPU us a request (n={n}) | Redis us a request | of it EVALSHA |\n|---|--:|--:|--:|")
     for name in chosen:

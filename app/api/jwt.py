@@ -189,16 +189,27 @@ class Issue(MethodView):
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]+\Z")  # cookie values werkzeug writes as they are (no quoting)
+_expires: tuple[int, str] = (-1, "")  # the last Expires written: (its instant, as HTTP writes it)
+
+
+def _http_date(instant: int) -> str:
+    """formatdate(instant, usegmt=True), once a second: the exchanges of a second mostly share it."""
+    global _expires
+    at, text = _expires
+    if at != instant:
+        text = formatdate(instant, usegmt=True)
+        _expires = (instant, text)
+    return text
 
 
 def _token_cookies(access: str, refresh: str, refresh_expiry_ms: int, secure: bool) -> list[tuple[str, str]]:
     """FusionAuth's access_token and refresh_token cookies, as werkzeug's set_cookie writes them. For
     the token alphabets the lines are written here, byte for byte the same (dump_cookie costs several
-    microseconds a cookie, on every exchange); any other value (an imported refresh token may hold
-    anything) goes through dump_cookie."""
+    microseconds a cookie, on every exchange): the access token is a JWT of ours (base64url segments
+    and dots); any other refresh value (an imported one may hold anything) goes through dump_cookie."""
     now = time.time()
     max_age = max(0, (refresh_expiry_ms - int(now * 1000)) // 1000)
-    if not (_PLAIN.match(access) and _PLAIN.match(refresh)):
+    if not _PLAIN.match(refresh):
         return [
             ("Set-Cookie", dump_cookie("access_token", access, httponly=True, samesite="Lax", secure=secure)),
             (
@@ -207,10 +218,9 @@ def _token_cookies(access: str, refresh: str, refresh_expiry_ms: int, secure: bo
             ),
         ]
     flags = "; Secure; HttpOnly; Path=/; SameSite=Lax" if secure else "; HttpOnly; Path=/; SameSite=Lax"
-    expires = formatdate(int(now) + max_age, usegmt=True)
     return [
         ("Set-Cookie", f"access_token={access}{flags}"),
-        ("Set-Cookie", f"refresh_token={refresh}; Expires={expires}; Max-Age={max_age}{flags}"),
+        ("Set-Cookie", f"refresh_token={refresh}; Expires={_http_date(int(now) + max_age)}; Max-Age={max_age}{flags}"),
     ]
 
 
