@@ -116,12 +116,21 @@ NAMING_LENGTH = 22  # its first characters, which name the token: exactly 16 byt
 _NAMING = re.compile(r"[A-Za-z0-9_-]{21}[AQgw][A-Za-z0-9_-]{43}")  # 22 characters hold exactly 16 bytes
 
 
-def new_token_value(token_id: str) -> str:
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# 256 bits in base64url end in a character whose two low bits carry none (43 characters hold 258): a
+# value minted for a token that never rotates has the lower one set, which costs no randomness.
+_STEADY = {c: _B64URL[i | 1] for i, c in enumerate(_B64URL) if i % 4 == 0}
+_STEADY_ENDS = frozenset(_STEADY.values())
+
+
+def new_token_value(token_id: str, *, steady: bool = False) -> str:
     """A refresh token value naming its token: the id's 16 bytes, then 256 random bits, base64url (65
     characters). Its record is found from the value itself and proves it by the digest of its current
-    value, so a minted value needs no digest pointer."""
+    value, so a minted value needs no digest pointer. `steady`: the token never rotates (Reusable),
+    said by the last character's spare bit, so that its exchanges prepare no next value (is_steady)."""
     named = urlsafe_b64encode(bytes.fromhex(token_id.replace("-", ""))).rstrip(b"=").decode()
-    return named + secrets.token_urlsafe(32)
+    rest = secrets.token_urlsafe(32)
+    return named + (rest[:-1] + _STEADY[rest[-1]] if steady else rest)
 
 
 def named_id(token: str) -> str | None:
@@ -141,6 +150,7 @@ class Presented(NamedTuple):
     digest: str
     tag: str
     token_id: str | None
+    steady: bool = False  # a value of new_token_value's form minted steady: its token is not expected to rotate
 
 
 def presented(token: str) -> Presented:
@@ -153,7 +163,7 @@ def presented(token: str) -> Presented:
         tag = TAGS[_HEX.index(token[0])]
     else:
         tag = TAGS[ord(token_digest[0]) & (BUCKETS - 1)]
-    return Presented(token_digest, tag, named)
+    return Presented(token_digest, tag, named, named is not None and token[-1] in _STEADY_ENDS)
 
 
 def new_token_id(bucket: int) -> str:

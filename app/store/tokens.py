@@ -201,10 +201,15 @@ class RefreshTokenStore:
         """
 
         def call(tag: str, mode: str, script_keys: list[str], names: str) -> Any:
-            """One exchange.lua call (its ARGV), the next value naming `names`."""
-            next_digest, sealed = next_value(names)
-            args = (presented.digest, address, next_digest, sealed, self._maxlen, event, application_id, scopes)
-            return self._scripts.exchange(keys=script_keys, args=[tag, mode, *args, names, *self._reuse])
+            """One exchange.lua call (its ARGV), the next value naming `names`. For a value marked steady
+            (keys.new_token_value) without one first: a one-time token then answers 'rotate', unchanged."""
+            for rotating in (False, True) if presented.steady else (True,):
+                next_digest, sealed = next_value(names) if rotating else ("", "")
+                args = (presented.digest, address, next_digest, sealed, self._maxlen, event, application_id, scopes)
+                result = self._scripts.exchange(keys=script_keys, args=[tag, mode, *args, names, *self._reuse])
+                if result[0] != "rotate":
+                    break
+            return result
 
         script_keys, mode = self._by_value(presented)
         names = presented.token_id or keys.new_token_id(keys.TAGS.index(presented.tag))

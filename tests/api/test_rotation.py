@@ -166,21 +166,30 @@ def test_a_session_limit_can_reject_new_sessions_instead(client):
     )
 
 
-def named_elsewhere(who: str, *, foreign: bool) -> str:
+def named_elsewhere(who: str, *, foreign: bool, steady: bool = False) -> str:
     """A value of the form refreshd mints (naming a token id) minted by another refreshd: the id it names
     is not its record here, and lies in the user's bucket or another."""
     bucket = int(who[-1], 16)
-    return keys.new_token_value(keys.new_token_id((bucket + 1) % 16 if foreign else bucket))
+    return keys.new_token_value(keys.new_token_id((bucket + 1) % 16 if foreign else bucket), steady=steady)
 
 
-@pytest.mark.parametrize("named", [False, True], ids=["any-value", "value-naming-a-token-elsewhere"])
+@pytest.mark.parametrize(
+    "named",
+    [None, "any", "steady"],
+    ids=["any-value", "value-naming-a-token-elsewhere", "value-naming-a-token-elsewhere-marked-steady"],
+)
 @pytest.mark.parametrize("foreign", [False, True], ids=["pointer-in-users-bucket", "pointer-in-another-bucket"])
 def test_an_imported_value_rotates_and_its_retired_values_are_recognised(client, foreign, named):
     """A value imported from elsewhere may point from another bucket than its record's; its rotations
-    are found by value as the first was, and a retired one is still reuse."""
+    are found by value as the first was, and a retired one is still reuse. One marked steady (as this
+    service marks a Reusable token's) is exchanged first without a next value, and rotates all the same."""
     app_id = one_time_app(client, grace=30)
     who = user()
-    first = named_elsewhere(who, foreign=foreign) if named else imported_value(who, foreign=foreign)
+    if named:
+        first = named_elsewhere(who, foreign=foreign, steady=named == "steady")
+        assert keys.presented(first).steady is (named == "steady")
+    else:
+        first = imported_value(who, foreign=foreign)
     now = int(time.time() * 1000)
     row = {"token": first, "userId": who, "applicationId": app_id, "insertInstant": now, "startInstant": now}
     answer = client.post("/api/user/refresh-token/import", headers=KEY, json={"refreshTokens": [row]})
@@ -210,3 +219,21 @@ def test_a_value_made_up_to_name_a_session_is_unknown_not_reuse(client):
     assert exchange_status(client, rotated) == 200
     assert exchange_status(client, minted["refreshToken"]) == 400  # the retired value is reuse
     assert client.get(f"/api/jwt/refresh/{minted['refreshTokenId']}", headers=KEY).status_code == 404
+
+
+def test_only_a_reusable_tokens_value_is_marked_steady_and_its_exchanges_make_no_next_value(client, monkeypatch):
+    """An exchange prepares a one-time token's next value before its script says which kind the token
+    is; a value minted for a Reusable token says so (keys.new_token_value), and its exchange skips that."""
+    reusable = mint(client, user(), new_application(client))["refreshToken"]
+    one_time = mint(client, user(), one_time_app(client))["refreshToken"]
+    assert keys.presented(reusable).steady and not keys.presented(one_time).steady
+    assert len(reusable) == len(one_time) == keys.VALUE_LENGTH
+    made = []
+    real = keys.new_token_value
+    monkeypatch.setattr(keys, "new_token_value", lambda *a, **k: made.append(a) or real(*a, **k))
+    for _ in range(3):
+        answer = exchange(client, reusable)
+        assert answer.status_code == 200 and answer.json["refreshToken"] == reusable
+    assert made == []
+    rotated = exchange(client, one_time).json["refreshToken"]
+    assert len(made) == 1 and rotated != one_time and not keys.presented(rotated).steady

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
+
+import pytest
 
 from app.store import keys
 
 
-def test_a_minted_value_names_its_token_and_its_bucket() -> None:
+@pytest.mark.parametrize("steady", [False, True])
+def test_a_minted_value_names_its_token_and_its_bucket(steady: bool) -> None:
     for bucket in range(keys.BUCKETS):
         for _ in range(50):
             token_id = keys.new_token_id(bucket)
-            value = keys.new_token_value(token_id)
+            value = keys.new_token_value(token_id, steady=steady)
             assert len(value) == keys.VALUE_LENGTH
             assert keys.named_id(value) == token_id
-            assert keys.presented(value) == (keys.digest(value), keys.TAGS[bucket], token_id)
+            assert keys.presented(value) == (keys.digest(value), keys.TAGS[bucket], token_id, steady)
+
+
+def test_a_steady_mark_costs_no_randomness() -> None:
+    """The mark is the last character's spare low bit: the 32 random bytes decode the same."""
+    for _ in range(200):
+        value = keys.new_token_value(keys.new_token_id(1), steady=True)
+        rest = value[keys.NAMING_LENGTH :]
+        unmarked = rest[:-1] + keys._B64URL[keys._B64URL.index(rest[-1]) & ~1]
+        assert base64.urlsafe_b64decode(rest + "=") == base64.urlsafe_b64decode(unmarked + "=")
+        assert len(base64.urlsafe_b64decode(rest + "=")) == 32
+        assert not keys.presented(value[: keys.NAMING_LENGTH] + unmarked).steady
 
 
 def test_two_values_of_one_token_differ_only_after_its_id() -> None:

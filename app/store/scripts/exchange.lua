@@ -3,7 +3,8 @@
 -- KEYS: [1] its digest pointer dg:{t}:<digest> (mode 'd' or 'D', see locate), the record rt:{t}:<id>
 --       the value names and [2] that pointer (mode 'v' or 'V'), or its record (mode 'i')
 -- ARGV: [1] tag, [2] mode, [3] digest of the presented value, [4] caller address,
---       [5] digest of the next value (used only by a one-time token), which names [11],
+--       [5] digest of the next value (used only by a one-time token; '' when the caller did not make
+--       one: a one-time token then answers { 'rotate' }, changing nothing), which names [11],
 --       [6] the next value sealed under the presented one (kept for the grace window),
 --       [7] stream max length, [8] event JSON (type set here: jwt.refresh or jwt.refresh-token.reuse),
 --       [9] the application the token must belong to ('' = any; an OAuth client's own tokens only),
@@ -72,6 +73,8 @@ if not NAMED and not same_digest(f[9], ARGV[3]) then  -- (NAMED: locate compared
   emit(ARGV[7], 'jwt.refresh-token.reuse', ARGV[8], n, 0, { id }, owner)
   return { 'invalid', 'reuse' }
 end
+-- a one-time token presented without a next value (its value was marked steady): nothing changed yet
+if f[11] and ARGV[5] == '' then return { 'rotate' } end
 -- A one-time token keeps its last ARGV[12] retired values recognisable: their pointers, listed in
 -- its record's ring h0..h<ARGV[12]-1> ("<instant retired> <pointer key past 'dg:'>", 62 bytes: a
 -- listpack entry; hn counts the values retired so far). The slot the next one takes holds the
