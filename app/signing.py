@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
@@ -220,26 +220,22 @@ def _segment(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-_ECDSA = {"ES256": ec.ECDSA(hashes.SHA256()), "ES384": ec.ECDSA(hashes.SHA384()), "ES512": ec.ECDSA(hashes.SHA512())}
-
-
 def _signer_of(key: SigningKey) -> Callable[[bytes], bytes]:
-    """The function signing a JWS input with `key`, its key object prepared once. ECDSA as PyJWT's
-    ECAlgorithm.sign does it (a DER signature from cryptography, written as JWS's r || s), without
-    building the ECDSA parameters and parsing the DER in Python at every token (~6 us); any other
-    algorithm by PyJWT's own."""
-    if key.algorithm in _ECDSA:
-        private, parameters = key.signing, _ECDSA[key.algorithm]
-        size = (private.curve.key_size + 7) // 8
-
-        def sign_ecdsa(data: bytes) -> bytes:
-            r, s = decode_dss_signature(private.sign(data, parameters))
-            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-
-        return sign_ecdsa
+    """The function signing a JWS input with `key`, by PyJWT's algorithm for it, its key prepared once.
+    ECDSA as PyJWT's ECAlgorithm.sign does it (a DER signature from cryptography, written as JWS's
+    r || s), without building the ECDSA parameters and parsing the DER in Python at every token (~6 us)."""
     algorithm = _JWT_ALGORITHMS[key.algorithm]
     prepared = algorithm.prepare_key(key.signing)
-    return lambda data: algorithm.sign(data, prepared)
+    if not isinstance(algorithm, jwt.algorithms.ECAlgorithm):
+        return lambda data: algorithm.sign(data, prepared)
+    parameters = ec.ECDSA(algorithm.hash_alg())
+    size = (prepared.curve.key_size + 7) // 8
+
+    def sign_ecdsa(data: bytes) -> bytes:
+        r, s = decode_dss_signature(prepared.sign(data, parameters))
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+    return sign_ecdsa
 
 
 def _header(token: str) -> dict[str, Any]:

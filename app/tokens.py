@@ -123,7 +123,7 @@ class TokenService:
             )
         bucket = _bucket(user_id)
         token_id = keys.new_token_id(bucket)
-        value = keys.new_token_value(token_id, steady=not application.policy.one_time_code)
+        value = keys.new_token_value(token_id, steady=application.policy.usage != "OneTimeUse")
         token = NewToken(
             token_id=token_id,
             token_digest=keys.digest(value),

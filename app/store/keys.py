@@ -127,7 +127,7 @@ def new_token_value(token_id: str, *, steady: bool = False) -> str:
     """A refresh token value naming its token: the id's 16 bytes, then 256 random bits, base64url (65
     characters). Its record is found from the value itself and proves it by the digest of its current
     value, so a minted value needs no digest pointer. `steady`: the token never rotates (Reusable),
-    said by the last character's spare bit, so that its exchanges prepare no next value (is_steady)."""
+    said by the last character's spare bit, so that its exchanges prepare no next value (Presented.steady)."""
     named = urlsafe_b64encode(bytes.fromhex(token_id.replace("-", ""))).rstrip(b"=").decode()
     rest = secrets.token_urlsafe(32)
     return named + (rest[:-1] + _STEADY[rest[-1]] if steady else rest)

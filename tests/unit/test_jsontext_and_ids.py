@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -46,6 +47,22 @@ def test_random_uuids_are_version_4_in_uuid4s_format() -> None:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
     assert {text[19] for text in seen} == set("89ab")
+
+
+def test_a_forked_process_never_repeats_its_parents_next_ids() -> None:
+    """Ids come from a batch of random digits read at once (app/ids.py); a forked worker must not
+    hand out the rest of its parent's batch."""
+    random_uuid()  # the batch is read, and most of it left for later
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, " ".join(random_uuid() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    theirs = set(os.read(read, 4096).decode().split())
+    os.close(read)
+    assert len(theirs) == 5 and not theirs & {random_uuid() for _ in range(5)}
 
 
 def _round_trips(value: str) -> bool:

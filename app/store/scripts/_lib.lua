@@ -71,8 +71,8 @@ local function k_listing(u) return 'lk:' .. TAG .. ':' .. u end
 
 -- A token's tenant: its record's tn when it has one, else its application's, as the bucket's map
 -- at:{t} (application -> tenant) names it. An application's tenant never changes, so mint.lua leaves
--- tn out of a record when the map names it (36 bytes a record: a 192-byte allocation instead of
--- 224), and writes the map's entry with an application's first token in the bucket; a record keeps
+-- tn out of a record when the map names it (36 bytes a record; bench/memory.py says where a
+-- record's bytes go), and writes the map's entry with an application's first token in the bucket; a record keeps
 -- its tn when the map names another tenant (an application deleted, then made again in another).
 -- '' when neither says (never expected).
 local TENANTS = {}
