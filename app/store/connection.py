@@ -8,11 +8,13 @@ import os
 import tempfile
 import threading
 import weakref
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import IO, Any
 
 import hiredis
 import redis
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
+from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.client import Pipeline
 from redis.cluster import (
@@ -171,9 +173,17 @@ class ThreadConnectionRedis(redis.Redis):
     redis-py checks a connection out of its pool for every command (a lock, a pid check, a poll of
     the socket for stale data) and runs observability hooks around it: about 30 us of CPU a
     command, a fifth of a hot request. Each thread here keeps one connection instead (a new one
-    after a fork), with the same settings, timeouts, health checks and retry: a ConnectionError is
-    retried once on a fresh connection, and any error drops the connection, so a reply that never
-    arrived cannot be read by the next command. Pipelines and pub/sub still use the pool.
+    after a fork), with the same settings, timeouts and health checks: a ConnectionError is retried
+    once on a fresh connection (the pooled connection of a restarted Redis), a timeout is not (a
+    write may have landed), and any error but an error reply drops the connection, so a reply that
+    never arrived cannot be read by the next command. Pipelines and pub/sub still use the pool.
+
+    A command whose reply redis-py hands back as hiredis parsed it (no response callback, no options
+    but `keys`: every script call, GET, MGET) is written and read on the socket here (`_exchange`) as
+    redis-py's connection and parser would, errors and RESP3 push messages included, without their
+    dozen Python calls (~16k instructions a command); anything else, and a connection whose own
+    reading does more (Sentinel's turns a demoted master's READONLY into a reconnect), goes through
+    redis-py.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -183,15 +193,17 @@ class ThreadConnectionRedis(redis.Redis):
         # weak: a thread that ends (Granian retires idle ones) takes its connection with it, closed
         self._opened: weakref.WeakSet[AbstractConnection] = weakref.WeakSet()
         self._opened_lock = threading.Lock()
+        self._plain: dict[str, bool] = {}  # command name -> its reply is hiredis's, as it is
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        connection = self._thread_connection()
+        own = self._thread_state()
+        connection = own.connection
         started = perf_counter()
         try:
-            return connection.retry.call_with_retry(
-                lambda: self._send(connection, args, options),
-                lambda error: connection.disconnect(),
-            )
+            try:
+                return self._send(connection, own.direct, args, options)
+            except redis.ConnectionError:  # a dead connection (Redis restarted): once more, on a fresh one
+                return self._send(connection, own.direct, args, options)
         except redis.RedisError as error:
             metrics.redis_error(error)
             raise
@@ -201,7 +213,9 @@ class ThreadConnectionRedis(redis.Redis):
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
         return TimedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
-    def _send(self, connection: AbstractConnection, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+    def _send(
+        self, connection: AbstractConnection, direct: bool, args: tuple[Any, ...], options: dict[str, Any]
+    ) -> Any:
         try:
             if connection._sock is None:
                 # connect() as the pool does: a Sentinel-managed connection asks the sentinels for the
@@ -210,6 +224,8 @@ class ThreadConnectionRedis(redis.Redis):
             packed = _packed(args)
             if packed is None:
                 connection.send_command(*args, **options)
+            elif direct and (not options or options.keys() == _KEYS_ONLY) and self._plain_reply(args[0]):
+                return _exchange(connection, packed)
             else:
                 connection.send_packed_command(packed)
             return self.parse_response(connection, args[0], **options)
@@ -219,15 +235,25 @@ class ThreadConnectionRedis(redis.Redis):
             connection.disconnect()
             raise
 
-    def _thread_connection(self) -> AbstractConnection:
+    def _plain_reply(self, command: str) -> bool:
+        plain = self._plain.get(command)
+        if plain is None:
+            plain = self._plain[command] = command not in self.response_callbacks
+        return plain
+
+    def _thread_state(self) -> Any:
         own = self._own
         if getattr(own, "pid", None) != os.getpid():
             pool = self.connection_pool
-            own.connection = pool.connection_class(**pool.connection_kwargs)
+            own.connection = connection = pool.connection_class(**pool.connection_kwargs)
+            own.direct = _reads_plainly(connection)
             own.pid = os.getpid()
             with self._opened_lock:
-                self._opened.add(own.connection)
-        connection: AbstractConnection = own.connection
+                self._opened.add(connection)
+        return own
+
+    def _thread_connection(self) -> AbstractConnection:
+        connection: AbstractConnection = self._thread_state().connection
         return connection
 
     def close(self) -> None:
@@ -236,6 +262,54 @@ class ThreadConnectionRedis(redis.Redis):
         for connection in opened:
             connection.disconnect()
         super().close()
+
+
+_KEYS_ONLY = {"keys"}  # the one option redis-py's command methods pass that its reading ignores (a cache's)
+
+
+def _reads_plainly(connection: AbstractConnection) -> bool:
+    """Whether redis-py would read this connection's replies with nothing but its hiredis parser: a
+    TCP, TLS or Unix connection (not Sentinel's, whose read_response does more)."""
+    return (
+        type(connection).read_response is AbstractConnection.read_response
+        and type(connection).send_packed_command is AbstractConnection.send_packed_command
+        and isinstance(connection._parser, _HiredisParser)
+    )
+
+
+def _exchange(connection: Any, packed: list[bytes]) -> Any:  # an AbstractConnection, its private parts read
+    """Send a packed command and read its reply as redis-py's Connection and _HiredisParser do: the
+    health check first when due; a socket timeout a TimeoutError, a broken socket a ConnectionError;
+    a RESP3 push message (an invalidation, a maintenance notice) handed to the parser's handlers
+    before the reply; an error reply raised (LOADING as the ConnectionError redis-py makes it)."""
+    if connection.health_check_interval and monotonic() > connection.next_health_check:
+        connection.check_health()
+    sock, parser = connection._sock, connection._parser
+    reader, buffer, push = parser._reader, parser._buffer, parser._hiredis_PushNotificationType
+    try:
+        sock.sendall(packed[0])
+        while True:
+            reply = reader.gets()
+            while reply is NOT_ENOUGH_DATA:
+                size = sock.recv_into(buffer)
+                if not size:
+                    raise redis.ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+                reader.feed(buffer, 0, size)
+                reply = reader.gets()
+            if push is None or not isinstance(reply, push):
+                break
+            parser.handle_push_response(reply)
+    except TimeoutError:  # socket.timeout
+        raise redis.TimeoutError(f"Timeout talking to {connection._host_error()}") from None
+    except OSError as error:
+        raise redis.ConnectionError(f"Error talking to {connection._host_error()}: {error.args}") from None
+    if connection.health_check_interval:
+        connection.next_health_check = monotonic() + connection.health_check_interval
+    if isinstance(reply, (redis.ResponseError, redis.ConnectionError)):
+        raise reply
+    if type(reply) is list and reply and isinstance(reply[0], redis.ConnectionError):
+        raise reply[0]
+    return reply
 
 
 def _packed(args: tuple[Any, ...]) -> list[bytes] | None:

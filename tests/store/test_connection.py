@@ -10,9 +10,11 @@ import time
 
 import pytest
 import redis
+from redis.exceptions import NoScriptError
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from app.config import Settings
-from app.store.connection import ThreadConnectionRedis, connect
+from app.store.connection import ThreadConnectionRedis, _reads_plainly, connect
 from app.store.lua import LeanScript
 from tests.conftest import RedisServer
 
@@ -117,3 +119,76 @@ def test_scripts_and_commands_are_sent_as_redis_py_sends_them_and_survive_a_scri
     with pytest.raises(redis.DataError):
         client.set(key, True)  # type: ignore[arg-type]  # refused as redis-py refuses it, nothing sent
     assert client.get(key) is None
+
+
+def _redis_py_reading_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-py's own reading of a command's reply fails the test (its connection's handshake still
+    reads through it): what still works was read directly."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read through redis-py")
+
+    monkeypatch.setattr(redis.Redis, "parse_response", refused)
+
+
+def test_a_script_call_is_read_directly_and_answers_as_redis_py_would(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_for(redis_server)
+    echo = LeanScript(client, "return {KEYS[1], ARGV[1], 7, {'nested', ARGV[2]}, redis.status_reply('OK')}")
+    expected = echo(keys=["k"], args=["é", b"raw"])  # through redis-py: the script is not loaded yet
+    assert expected == ["k", "é", 7, ["nested", "raw"], "OK"]
+    _redis_py_reading_refused(monkeypatch)
+    assert echo(keys=["k"], args=["é", b"raw"]) == expected
+    assert client.get("nothing") is None and client.execute_command("EVAL", "return nil", 0) is None
+    big = "x" * 200_000  # a reply longer than the parser's buffer, read in pieces
+    assert client.execute_command("EVAL", "return ARGV[1]", 0, big) == big
+
+
+def test_an_error_reply_read_directly_is_raised_and_keeps_the_connection(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_for(redis_server)
+    before = int(client.client_id())
+    _redis_py_reading_refused(monkeypatch)
+    with pytest.raises(redis.ResponseError, match="refused here"):
+        client.execute_command("EVAL", "return redis.error_reply('refused here')", 0)
+    with pytest.raises(NoScriptError):
+        client.execute_command("EVALSHA", "0" * 40, 0)
+    monkeypatch.undo()
+    assert int(client.client_id()) == before
+
+
+def test_a_stalled_direct_read_is_a_timeout_and_the_next_command_gets_its_own_reply(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_for(redis_server, redis_read_timeout=0.2)
+    _redis_py_reading_refused(monkeypatch)
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        client.execute_command("WAIT", 1, 500)  # no replica: Redis answers after 500 ms
+    assert time.monotonic() - started < 0.45
+    time.sleep(0.4)  # the late reply arrives on the dropped connection, never read
+    assert client.execute_command("EVAL", "return ARGV[1]", 0, "mine") == "mine"
+
+
+def test_a_restarted_server_is_reached_again_by_the_next_script_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = RedisServer()
+    try:
+        client = client_for(server)
+        assert client.execute_command("EVAL", "return 1", 0) == 1
+        server = server.restart()
+        _redis_py_reading_refused(monkeypatch)
+        assert client.execute_command("EVAL", "return 2", 0) == 2  # retried once on a fresh connection
+        server.stop()
+        with pytest.raises(redis.ConnectionError):
+            client.execute_command("EVAL", "return 3", 0)
+    finally:
+        server.stop()
+
+
+def test_a_sentinel_managed_connection_is_read_by_redis_py() -> None:
+    """Its read_response turns a demoted master's READONLY into a reconnect: never bypassed."""
+    pool = SentinelConnectionPool("mymaster", Sentinel([("127.0.0.1", 1)]))
+    assert not _reads_plainly(SentinelManagedConnection(connection_pool=pool))
+    assert _reads_plainly(redis.Connection(protocol=2)) and _reads_plainly(redis.Connection(protocol=3))
