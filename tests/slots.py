@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 from redis.client import Pipeline
-from redis.cluster import ClusterPipeline
-from redis.commands.core import ScriptCommands
+from redis.cluster import ClusterPipeline, RedisCluster
 from redis.crc import key_slot
+
+from app.store.connection import ThreadConnectionRedis
 
 TAG = re.compile(r"^\{[^}]+\}$")
 MULTI_KEYED = {"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH"}  # every argument a key
@@ -74,8 +76,10 @@ _active: list[Recorder] = []
 
 @contextmanager
 def recording() -> Iterator[Recorder]:
-    """Patch redis-py where every script call and every transaction passes, for the duration; a
-    recording inside another one records alone (the outer one does not see its calls)."""
+    """Patch redis-py where every script call and every transaction passes, for the duration: each
+    client class's execute_command (a script called by SHA, as app/store/lua.py's LeanScript calls
+    it, or by redis-py's eval/evalsha, which call it) and each pipeline's execute. A recording inside
+    another one records alone (the outer one does not see its calls)."""
     recorder = Recorder()
     if _active:
         _active.append(recorder)
@@ -84,16 +88,18 @@ def recording() -> Iterator[Recorder]:
         finally:
             _active.remove(recorder)
         return
-    original_evalsha, original_eval = ScriptCommands._evalsha, ScriptCommands._eval
+    clients = (redis.Redis, ThreadConnectionRedis, RedisCluster)  # each sends EVAL/EVALSHA by execute_command
+    originals = {client: client.execute_command for client in clients}
     original_execute, original_cluster_execute = Pipeline.execute, ClusterPipeline.execute
 
-    def _evalsha(self: Any, command: str, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
-        _active[-1].script(command, numkeys, keys_and_args)
-        return original_evalsha(self, command, sha, numkeys, *keys_and_args)
+    def checked(original: Any) -> Any:
+        def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+            name = str(args[0]).upper() if args else ""
+            if name in ("EVALSHA", "EVAL"):
+                _active[-1].script(name, int(args[2]), tuple(args[3:]))
+            return original(self, *args, **options)
 
-    def _eval(self: Any, command: str, script: str, numkeys: int, *keys_and_args: Any) -> Any:
-        _active[-1].script(command, numkeys, keys_and_args)
-        return original_eval(self, command, script, numkeys, *keys_and_args)
+        return execute_command
 
     def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
         _active[-1].pipeline(self.command_stack, bool(self.transaction))
@@ -104,7 +110,8 @@ def recording() -> Iterator[Recorder]:
         _active[-1].pipeline(strategy.command_queue, type(strategy).__name__ == "TransactionStrategy")
         return original_cluster_execute(self, *args, **kwargs)
 
-    ScriptCommands._evalsha, ScriptCommands._eval = _evalsha, _eval  # type: ignore[method-assign]
+    for client, original in originals.items():
+        client.execute_command = checked(original)  # type: ignore[method-assign]
     Pipeline.execute = execute  # type: ignore[method-assign]
     ClusterPipeline.execute = cluster_execute  # type: ignore[method-assign]
     _active.append(recorder)
@@ -112,6 +119,7 @@ def recording() -> Iterator[Recorder]:
         yield recorder
     finally:
         _active.remove(recorder)
-        ScriptCommands._evalsha, ScriptCommands._eval = original_evalsha, original_eval  # type: ignore[method-assign]
+        for client, original in originals.items():
+            client.execute_command = original  # type: ignore[method-assign]
         Pipeline.execute = original_execute  # type: ignore[method-assign]
         ClusterPipeline.execute = original_cluster_execute  # type: ignore[method-assign]

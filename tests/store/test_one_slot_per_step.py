@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import redis
 
+from app.config import Settings
 from app.store import keys
+from app.store.connection import connect
+from app.store.lua import LeanScript
+from tests.conftest import RedisServer
 from tests.slots import recording, script_slots, slot
 from tests.store.store_kit import user_in
 
@@ -18,6 +22,19 @@ def test_a_script_call_over_two_slots_is_recorded_as_a_violation(redis_client: r
     # (a thread an earlier test left running may make script calls of its own meanwhile: only ours count)
     ours = [v for v in recorder.violations if "rt:{b0}:x" in v or "rt:{b2}:x" in v or "rt:{b4}:x" in v]
     assert recorder.calls >= 3 and len(ours) == 2 and not any("rt:{b4}:x" in v for v in ours)
+
+
+def test_a_script_called_by_sha_as_the_service_calls_it_is_checked_too(redis_server: RedisServer) -> None:
+    """The service's scripts go by SHA straight through its client's execute_command (LeanScript, on
+    ThreadConnectionRedis): no redis-py script method sees them."""
+    client = connect(Settings(redis_url=redis_server.url))
+    script = LeanScript(client, "return 1")
+    with recording() as recorder:
+        script(keys=["rt:{b5}:x", "rt:{b6}:x"], args=["{b5}"])
+        script(keys=["rt:{b7}:x"], args=["{b7}"])
+    ours = [v for v in recorder.violations if "rt:{b5}:x" in v or "rt:{b7}:x" in v]
+    assert len(ours) == 1 and "rt:{b5}:x" in ours[0]
+    client.close()
 
 
 def test_a_multi_over_two_slots_is_recorded_and_one_over_one_slot_is_not(redis_client: redis.Redis) -> None:
