@@ -3,20 +3,27 @@ restarted server, a stalled reply and an error reply as redis-py's pooled client
 
 from __future__ import annotations
 
+import datetime
 import gc
+import ipaddress
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from redis.exceptions import NoScriptError
 from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from app.config import Settings
 from app.store.connection import ThreadConnectionRedis, _reads_plainly, connect
 from app.store.lua import LeanScript
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, free_port
 
 
 def client_for(server: RedisServer, **overrides: float) -> redis.Redis:
@@ -192,3 +199,55 @@ def test_a_sentinel_managed_connection_is_read_by_redis_py() -> None:
     pool = SentinelConnectionPool("mymaster", Sentinel([("127.0.0.1", 1)]))
     assert not _reads_plainly(SentinelManagedConnection(connection_pool=pool))
     assert _reads_plainly(redis.Connection(protocol=2)) and _reads_plainly(redis.Connection(protocol=3))
+
+
+def _self_signed(directory: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that is its own authority, and its key: PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_script_calls_over_tls_and_a_unix_socket_are_read_directly_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rediss:// (managed Redis) and unix:// connections: the same direct reading, the same answers,
+    a stalled reply a timeout."""
+    cert, key = _self_signed(tmp_path)
+    tls_port, unix_path = free_port(), str(tmp_path / "redis.sock")
+    server = RedisServer(
+        *("--tls-port", str(tls_port), "--tls-cert-file", cert, "--tls-key-file", key),
+        *("--tls-ca-cert-file", cert, "--tls-auth-clients", "no", "--unixsocket", unix_path),
+    )
+    try:
+        for url in (f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}", f"unix://{unix_path}?db=0"):
+            client = connect(Settings(redis_url=url, redis_read_timeout=0.2))
+            echo = LeanScript(client, "return {KEYS[1], ARGV[1]}")
+            assert echo(keys=["k"], args=["x" * 100_000]) == ["k", "x" * 100_000]
+            with monkeypatch.context() as patched:
+                _redis_py_reading_refused(patched)
+                assert echo(keys=["k"], args=["é"]) == ["k", "é"]
+                with pytest.raises(redis.TimeoutError):
+                    client.execute_command("WAIT", 1, 500)
+                assert client.execute_command("EVAL", "return ARGV[1]", 0, "after") == "after"
+            client.close()
+    finally:
+        server.stop()
