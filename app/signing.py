@@ -282,13 +282,10 @@ class Signer:
         signature."""
         key = key or self.keys.default()
         now = int(time.time())
-        payload = {
-            "iss": self._issuer,
-            "iat": now,
-            "exp": now + ttl_seconds,
-            "jti": random_uuid(),
-            **claims,
-        }
+        payload: dict[str, Any] = {"iss": self._issuer, "iat": now, "exp": now + ttl_seconds}
+        if "jti" not in claims:  # (a session's access token brings its own, of the session's bucket)
+            payload["jti"] = random_uuid()
+        payload.update(claims)
         head = self._heads.get(key.id)
         if head is None or head[0] is not key:
             header = jsontext.dumps({"typ": "JWT", "alg": key.algorithm, "kid": key.kid}, sort_keys=True)
