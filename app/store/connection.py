@@ -252,10 +252,6 @@ class ThreadConnectionRedis(redis.Redis):
                 self._opened.add(connection)
         return own
 
-    def _thread_connection(self) -> AbstractConnection:
-        connection: AbstractConnection = self._thread_state().connection
-        return connection
-
     def close(self) -> None:
         with self._opened_lock:
             opened, self._opened = list(self._opened), weakref.WeakSet()
