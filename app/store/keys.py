@@ -23,6 +23,9 @@ Layout (t = bucket tag, all instants epoch ms):
   at:{t}                  hash    appId -> tenantId of the applications with tokens in this bucket: a record
                                   leaves its tenant out when this names it (tenant_of in scripts/_lib.lua);
                                   no expiry: an entry an application, whose tenant never changes
+  ac:{t}                  hash    the applications' codes in this bucket: code -> appId and appId -> code
+                                  ('#': the last code given); a record names its application by code
+                                  (app_of in scripts/_lib.lua); no expiry, as at:
   ak:{t}:<appId>          zset    token ids an app watermark killed, awaiting burial (the a: index as it
                                   was at the watermark, moved whole), scored by expiry
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts
@@ -213,6 +216,10 @@ def tenant_valid_from(tag: str, tenant_id: str) -> str:
 
 def app_tenants(tag: str) -> str:
     return f"at:{tag}"
+
+
+def app_codes(tag: str) -> str:
+    return f"ac:{tag}"
 
 
 def app_killed(tag: str, application_id: str) -> str:

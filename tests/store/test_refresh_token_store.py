@@ -80,6 +80,9 @@ def test_every_key_but_the_event_stream_expires_no_later_than_the_tokens_it_hold
             if key.startswith("at:"):  # applications' tenants: an entry an application, whose tenant never changes
                 assert set(value) <= {"app-1", "app-2"}
                 continue
+            if key.startswith("ac:"):  # their codes, likewise: two fields an application and the last code
+                assert set(value) <= {"app-1", "app-2", "1", "2", "#"}
+                continue
             expires_at = kit.redis.pexpiretime(key)
             assert kit.redis.pttl(key) > 0, key
             assert expires_at <= max(expiry.values()), key
@@ -376,15 +379,40 @@ def test_a_fixed_policy_token_keeps_its_expiry_when_exchanged(kit: Kit) -> None:
     assert kit.exchange(token).expiry == token.expiry == now + 30000
 
 
-def test_a_fixed_policy_record_keeps_no_time_to_live_and_one_written_with_it_still_never_slides(kit: Kit) -> None:
+def test_a_record_names_its_application_by_its_buckets_code_and_one_naming_it_by_id_still_reads(kit: Kit) -> None:
     user = new_user()
-    token, older = kit.mint(user, policy="F:2592000000"), kit.mint(user, policy="F:2592000000")
-    record = keys.record(token.tag, token.token_id)
-    assert kit.redis.hget(record, "pl") == "F"  # the expiry x holds it: 11 bytes less a record
-    older_record = keys.record(older.tag, older.token_id)
-    kit.redis.hset(older_record, "pl", "F:2592000000")  # as an earlier version wrote it
+    tag = keys.TAGS[bucket_of(user)]
+    first, second, again = kit.mint(user, "app-x"), kit.mint(user, "app-y"), kit.mint(user, "app-x")
+    codes = keys.app_codes(tag)
+    assert [kit.redis.hget(keys.record(tag, t.token_id), "a") for t in (first, second, again)] == [
+        kit.redis.hget(codes, "app-x"),
+        kit.redis.hget(codes, "app-y"),
+        kit.redis.hget(codes, "app-x"),
+    ]
+    assert kit.redis.hget(codes, "app-x") != kit.redis.hget(codes, "app-y")
+    older = kit.mint(user, "app-x")
+    kit.redis.hset(keys.record(tag, older.token_id), "a", "app-x")  # as written before codes
 
-    for t in (token, older):
+    for t in (first, second, older):
+        stored = kit.store.get(t.token_id)
+        assert stored is not None and stored.application_id == t.application_id
+        assert kit.exchange(t).application_id == t.application_id
+    assert sorted(kit.list_all(user, "app-x")) == sorted(t.token_id for t in (first, again, older))
+    assert kit.store.revoke_user(user, "app-x", tenant="", cap=10, event=event_json()).invalidated == 3
+    assert kit.list_all(user) == [second.token_id]
+    assert kit.revoke(second) is not None
+    assert [e.get("a") for e in kit.events(user) if e["t"] == "jwt.refresh-token.revoke"][-1:] == ["app-y"]
+
+
+def test_a_fixed_policy_record_keeps_no_policy_and_one_written_with_it_still_never_slides(kit: Kit) -> None:
+    user = new_user()
+    token, older, oldest = (kit.mint(user, policy="F:2592000000") for _ in range(3))
+    record = keys.record(token.tag, token.token_id)
+    assert not kit.redis.hexists(record, "pl")  # the expiry x holds it: 18 bytes less a record
+    kit.redis.hset(keys.record(older.tag, older.token_id), "pl", "F")  # as earlier versions wrote it
+    kit.redis.hset(keys.record(oldest.tag, oldest.token_id), "pl", "F:2592000000")
+
+    for t in (token, older, oldest):
         assert kit.exchange(t).expiry == t.expiry
         assert kit.redis.pexpiretime(keys.record(t.tag, t.token_id)) == t.expiry
 

@@ -235,8 +235,8 @@ def test_every_watermark_and_burial_key_expires(any_kit: Kit) -> None:
     any_kit.revoke_apps("app-a")
 
     for key, (kind, _) in any_kit.dump().items():
-        # (at: maps applications to tenants: an entry an application, whose tenant never changes)
-        if kind == "stream" or key == keys.CLEANUP_JOBS or key.startswith("at:"):
+        # (at: and ac: map applications to tenants and codes: an entry an application, never changing)
+        if kind == "stream" or key == keys.CLEANUP_JOBS or key.startswith(("at:", "ac:")):
             continue
         assert any_kit.redis.pttl(key) > 0, key
 

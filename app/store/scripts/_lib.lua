@@ -4,8 +4,8 @@
 -- no slots exist, when locate() in mode 'D' or 'V' follows a value's pointer into its record's bucket).
 --
 -- A token record rt:{t}:<id> is a hash:
---   u user id, a application id, tn tenant id (absent: tenant_of), ii insert instant, si start instant (absent: ii),
---   x expiry instant, pl expiry policy ("F" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"),
+--   u user id, a application (its bucket's code: app_of; or, written before codes, its id), tn tenant id (absent: tenant_of), ii insert instant, si start instant (absent: ii),
+--   x expiry instant, pl expiry policy ("S:<ttl ms>" | "M:<ttl ms>:<max ms>"; absent, or "F" written before: fixed),
 --   cd digest of the current value (its first 22 characters for a value naming the token: same_digest), la/lad last accessed instant/address, m metaData JSON (absent: {};
 --   over META_PIECE bytes: in pieces m, m2, m3... and mn their count, see meta_fields),
 --   rv revoke instant (present = tombstone: kept until x so a revoke is reported honestly
@@ -84,6 +84,35 @@ local function tenant_of(a, tn)
     TENANTS[a] = t
   end
   return t
+end
+
+-- A record names its application by a number of its bucket (a code: 1, 2, ...), which the bucket's
+-- map ac:{t} turns back into the application's id (field code -> id; and id -> code for mint.lua, the
+-- field '#' the last code given). An application's 36-character id was 38 of a record's listpack's
+-- bytes: a code is 2 (bench/memory.py). Application ids are UUIDs, never all digits: a record written
+-- before codes, naming its application by id, is read as it is. No expiry: an entry an application,
+-- as at:{t}.
+local APPS = {}
+local function app_of(v)
+  if not v or not string.find(v, '^%d+$') then return v end
+  local key = TAG .. v
+  local a = APPS[key]
+  if not a then
+    a = redis.call('HGET', 'ac:' .. TAG, v) or v  -- (keys.app_codes)
+    APPS[key] = a
+  end
+  return a
+end
+
+-- The code of application a in this bucket, given now if it has none yet.
+local function code_of(a)
+  local map = 'ac:' .. TAG
+  local c = redis.call('HGET', map, a)
+  if not c then
+    c = tostring(redis.call('HINCRBY', map, '#', 1))
+    redis.call('HSET', map, a, c, c, a)
+  end
+  return c
 end
 
 -- Whether a new record of application a must keep its tenant tn: not when the map names it (the
@@ -220,6 +249,7 @@ local function revoke_record(id, now, dead)
   local rk = k_record(id)
   local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
   if not f[1] then return -1 end
+  f[2] = app_of(f[2])
   return revoke_fields(id, rk, f, valid_from(f[1], f[2]), now, AT_ONCE, dead)
 end
 
@@ -257,6 +287,7 @@ local function revoke_many(index, members, now, tenant, cap)
   for _, id in ipairs(members) do
     local rk = k_record(id)
     local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
+    f[2] = app_of(f[2])
     if not f[1] then
       ops.remove(index, id)
     elseif tenant == '' or tenant_of(f[2], f[5]) == tenant then
@@ -370,6 +401,7 @@ local function kill_user(u, now, tenant, cap)
     local id = redis.call('ZRANGE', index, 0, 0)[1]
     if not id then break end
     local f = redis.call('HMGET', k_record(id), 'a', 'tn')
+    f[1] = app_of(f[1])
     if not f[1] then
       redis.call('ZREM', index, id)  -- its record is gone (expired): counted nowhere
     else
@@ -435,6 +467,7 @@ local function evict_oldest(u, a, keep, now, maxlen, event)
     if revoke_record(ids[i], now, dead) == 1 then
       bury(dead, now)
       local f = redis.call('HMGET', k_record(ids[i]), 'u', 'a', 'tn')
+      f[2] = app_of(f[2])
       emit(maxlen, 'jwt.refresh-token.revoke', event, 1, 0, { ids[i] }, { f[1], f[2], tenant_of(f[2], f[3]) })
     end
   end

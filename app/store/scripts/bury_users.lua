@@ -20,6 +20,7 @@ while budget > 0 do
     for _, id in ipairs(ids) do
       local rk = k_record(id)
       local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
+      f[2] = app_of(f[2])
       if f[1] and not f[4] and tombstone(id, rk, f, now, AT_ONCE, dead) then buried = buried + 1 end
     end
     if #ids > 0 then redis.call('ZREM', index, unpack(ids)) end

@@ -35,6 +35,7 @@ if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
 f = f or redis.call('HMGET', rk, unpack(FIELDS))
 if not f[1] then return { 'invalid', 'unknown' } end
+f[2] = app_of(f[2])
 f[3] = tenant_of(f[2], f[3])
 if f[10] then return { 'invalid', 'revoked' } end
 local now = now_ms()
@@ -89,7 +90,7 @@ if f[11] then
   local window = tonumber(ARGV[13])
   if oldest_at and oldest_at > now - window then return { 'invalid', 'rotations', oldest_at + window - now } end
 end
-local kind, ttl, max = string.match(f[8], '^(%a):?(%d*):?(%d*)$')  -- 'F' (or, written before, 'F:<ttl>')
+local kind, ttl, max = string.match(f[8] or 'F', '^(%a):?(%d*):?(%d*)$')  -- none: 'F' (or, written before, 'F' or 'F:<ttl>')
 local si = tonumber(f[6] or f[7])
 local slid = 0
 if kind ~= 'F' then

@@ -15,6 +15,7 @@ if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'missing' } end
 f = f or redis.call('HMGET', rk, unpack(FIELDS))
 if not f[1] or f[4] then return { 'missing' } end
+f[2] = app_of(f[2])
 f[5] = tenant_of(f[2], f[5])
 if ARGV[3] ~= '' and not NAMED and not same_digest(f[7], ARGV[3]) then return { 'missing' } end
 if ARGV[4] ~= '' and f[1] ~= ARGV[4] then return { 'missing' } end
