@@ -23,9 +23,9 @@ Layout (t = bucket tag, all instants epoch ms):
   at:{t}                  hash    appId -> tenantId of the applications with tokens in this bucket: a record
                                   leaves its tenant out when this names it (tenant_of in scripts/_lib.lua);
                                   no expiry: an entry an application, whose tenant never changes
-  ac:{t}                  hash    the applications' codes in this bucket: code -> appId and appId -> code
-                                  ('#': the last code given); a record names its application by code
-                                  (app_of in scripts/_lib.lua); no expiry, as at:
+  ac:{t}                  hash    the applications' codes in this bucket: code -> "<appId> <tenantId as
+                                  at: names it>" and appId -> code ('#': the last code given); a record
+                                  names its application by code (app_of in scripts/_lib.lua); no expiry
   ak:{t}:<appId>          zset    token ids an app watermark killed, awaiting burial (the a: index as it
                                   was at the watermark, moved whole), scored by expiry
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts

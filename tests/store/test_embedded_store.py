@@ -38,7 +38,7 @@ def test_every_token_key_expires(any_kit: Kit) -> None:
             assert ttl == -1 and any_kit.redis.hgetall(key) == {"app-1": "tenant-1"}
             continue
         if key.startswith("ac:"):  # applications' codes, likewise
-            assert ttl == -1 and any_kit.redis.hgetall(key) == {"#": "1", "1": "app-1", "app-1": "1"}
+            assert ttl == -1 and any_kit.redis.hgetall(key) == {"#": "1", "1": "app-1 tenant-1", "app-1": "1"}
             continue
         assert kind == "stream" or 0 < ttl <= 86400000, key
 

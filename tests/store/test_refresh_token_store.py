@@ -390,6 +390,7 @@ def test_a_record_names_its_application_by_its_buckets_code_and_one_naming_it_by
         kit.redis.hget(codes, "app-x"),
     ]
     assert kit.redis.hget(codes, "app-x") != kit.redis.hget(codes, "app-y")
+    assert kit.redis.hget(codes, kit.redis.hget(codes, "app-y")) == "app-y tenant-1"  # and its tenant, as at: names it
     older = kit.mint(user, "app-x")
     kit.redis.hset(keys.record(tag, older.token_id), "a", "app-x")  # as written before codes
 

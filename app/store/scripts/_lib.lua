@@ -87,30 +87,38 @@ local function tenant_of(a, tn)
 end
 
 -- A record names its application by a number of its bucket (a code: 1, 2, ...), which the bucket's
--- map ac:{t} turns back into the application's id (field code -> id; and id -> code for mint.lua, the
--- field '#' the last code given). An application's 36-character id was 38 of a record's listpack's
--- bytes: a code is 2 (bench/memory.py). Application ids are UUIDs, never all digits: a record written
--- before codes, naming its application by id, is read as it is. No expiry: an entry an application,
--- as at:{t}.
+-- map ac:{t} turns back into the application's id and its tenant as at:{t} names it (field code ->
+-- "<id> <tenant>", one read for both; and id -> code for mint.lua, the field '#' the last code
+-- given). An application's 36-character id was 38 of a record's listpack's bytes: a code is 2
+-- (bench/memory.py). Application ids are UUIDs, never all digits: a record written before codes,
+-- naming its application by id, is read as it is. No expiry: an entry an application, as at:{t}.
 local APPS = {}
 local function app_of(v)
   if not v or not string.find(v, '^%d+$') then return v end
   local key = TAG .. v
   local a = APPS[key]
   if not a then
-    a = redis.call('HGET', 'ac:' .. TAG, v) or v  -- (keys.app_codes)
+    local entry = redis.call('HGET', 'ac:' .. TAG, v)  -- (keys.app_codes)
+    if entry then
+      local t
+      a, t = string.match(entry, '^(%S+) (.*)$')
+      TENANTS[a] = t
+    else
+      a = v  -- never expected: the map keeps its entries
+    end
     APPS[key] = a
   end
   return a
 end
 
--- The code of application a in this bucket, given now if it has none yet.
+-- The code of application a in this bucket, given now if it has none yet (after keeps_tenant: the
+-- code's entry carries the tenant at:{t} names).
 local function code_of(a)
   local map = 'ac:' .. TAG
   local c = redis.call('HGET', map, a)
   if not c then
     c = tostring(redis.call('HINCRBY', map, '#', 1))
-    redis.call('HSET', map, a, c, c, a)
+    redis.call('HSET', map, a, c, c, a .. ' ' .. tenant_of(a, nil))
   end
   return c
 end

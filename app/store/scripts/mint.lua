@@ -45,10 +45,11 @@ for i = 0, n - 1 do
   -- and so is a fixed policy (pl absent: 'F'; x holds its end), and the application is its bucket's
   -- code (app_of): with FusionAuth's 30 days a record's listpack is 111 bytes, a 112-byte allocation
   -- (with pl "F:<ttl>" it was 225, 256; with pl "F" and the application's id 151, 160)
+  local keeps = keeps_tenant(a, tn)
   local fields = { 'u', u, 'a', code_of(a), 'ii', int(ii), 'x', int(x), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
   if kind ~= 'F' then fields[#fields + 1], fields[#fields + 2] = 'pl', pl end
   -- and the tenant, when the bucket's map names it for the application (see tenant_of)
-  if keeps_tenant(a, tn) then fields[#fields + 1], fields[#fields + 2] = 'tn', tn end
+  if keeps then fields[#fields + 1], fields[#fields + 2] = 'tn', tn end
   if si ~= ii then fields[#fields + 1], fields[#fields + 2] = 'si', int(si) end
   if ARGV[b + 10] ~= '' then fields[#fields + 1], fields[#fields + 2] = 'ou', ARGV[b + 10] end
   if ARGV[b + 9] ~= '{}' then meta_fields(fields, ARGV[b + 9]) end
