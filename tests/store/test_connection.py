@@ -128,14 +128,17 @@ def test_scripts_and_commands_are_sent_as_redis_py_sends_them_and_survive_a_scri
     assert client.get(key) is None
 
 
-def _redis_py_reading_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    """redis-py's own reading of a command's reply fails the test (its connection's handshake still
-    reads through it): what still works was read directly."""
+def _redis_py_reading_refused(monkeypatch: pytest.MonkeyPatch, client: redis.Redis) -> None:
+    """redis-py's own reading of a command's reply by `client` fails the test (its connection's
+    handshake still reads through it): what still works was read directly. Only this client's: the
+    class's method is also every other thread's, and a background thread of an earlier test (an
+    embedded store's webhook delivery) failing in the middle of a pipeline's replies would leave the
+    rest unread on its pooled connection, for its next command to read as its own."""
 
     def refused(*args: object, **kwargs: object) -> None:
         raise AssertionError("read through redis-py")
 
-    monkeypatch.setattr(redis.Redis, "parse_response", refused)
+    monkeypatch.setattr(client, "parse_response", refused)
 
 
 def test_a_script_call_is_read_directly_and_answers_as_redis_py_would(
@@ -145,7 +148,7 @@ def test_a_script_call_is_read_directly_and_answers_as_redis_py_would(
     echo = LeanScript(client, "return {KEYS[1], ARGV[1], 7, {'nested', ARGV[2]}, redis.status_reply('OK')}")
     expected = echo(keys=["k"], args=["é", b"raw"])  # through redis-py: the script is not loaded yet
     assert expected == ["k", "é", 7, ["nested", "raw"], "OK"]
-    _redis_py_reading_refused(monkeypatch)
+    _redis_py_reading_refused(monkeypatch, client)
     assert echo(keys=["k"], args=["é", b"raw"]) == expected
     assert client.get("nothing") is None and client.execute_command("EVAL", "return nil", 0) is None
     big = "x" * 200_000  # a reply longer than the parser's buffer, read in pieces
@@ -157,7 +160,7 @@ def test_an_error_reply_read_directly_is_raised_and_keeps_the_connection(
 ) -> None:
     client = client_for(redis_server)
     before = int(client.client_id())
-    _redis_py_reading_refused(monkeypatch)
+    _redis_py_reading_refused(monkeypatch, client)
     with pytest.raises(redis.ResponseError, match="refused here"):
         client.execute_command("EVAL", "return redis.error_reply('refused here')", 0)
     with pytest.raises(NoScriptError):
@@ -170,7 +173,7 @@ def test_a_stalled_direct_read_is_a_timeout_and_the_next_command_gets_its_own_re
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = client_for(redis_server, redis_read_timeout=0.2)
-    _redis_py_reading_refused(monkeypatch)
+    _redis_py_reading_refused(monkeypatch, client)
     started = time.monotonic()
     with pytest.raises(redis.TimeoutError):
         client.execute_command("WAIT", 1, 500)  # no replica: Redis answers after 500 ms
@@ -185,7 +188,7 @@ def test_a_restarted_server_is_reached_again_by_the_next_script_call(monkeypatch
         client = client_for(server)
         assert client.execute_command("EVAL", "return 1", 0) == 1
         server = server.restart()
-        _redis_py_reading_refused(monkeypatch)
+        _redis_py_reading_refused(monkeypatch, client)
         assert client.execute_command("EVAL", "return 2", 0) == 2  # retried once on a fresh connection
         server.stop()
         with pytest.raises(redis.ConnectionError):
@@ -243,7 +246,7 @@ def test_script_calls_over_tls_and_a_unix_socket_are_read_directly_too(
             echo = LeanScript(client, "return {KEYS[1], ARGV[1]}")
             assert echo(keys=["k"], args=["x" * 100_000]) == ["k", "x" * 100_000]
             with monkeypatch.context() as patched:
-                _redis_py_reading_refused(patched)
+                _redis_py_reading_refused(patched, client)
                 assert echo(keys=["k"], args=["é"]) == ["k", "é"]
                 with pytest.raises(redis.TimeoutError):
                     client.execute_command("WAIT", 1, 500)
