@@ -25,7 +25,7 @@ Layout (t = bucket tag, all instants epoch ms):
                                   no expiry: an entry an application, whose tenant never changes
   ac:{t}                  hash    the applications' codes in this bucket: code -> "<appId> <tenantId as
                                   at: names it>" and appId -> code ('#': the last code given); a record
-                                  names its application by code (app_of in scripts/_lib.lua); no expiry
+                                  names its application by code, field c (app_of in scripts/_lib.lua); no expiry
   ak:{t}:<appId>          zset    token ids an app watermark killed, awaiting burial (the a: index as it
                                   was at the watermark, moved whole), scored by expiry
   ab:{t}:<appId>          string  how many the cleanup buried (deleted), for honest "previously" counts

@@ -384,7 +384,7 @@ def test_a_record_names_its_application_by_its_buckets_code_and_one_naming_it_by
     tag = keys.TAGS[bucket_of(user)]
     first, second, again = kit.mint(user, "app-x"), kit.mint(user, "app-y"), kit.mint(user, "app-x")
     codes = keys.app_codes(tag)
-    assert [kit.redis.hget(keys.record(tag, t.token_id), "a") for t in (first, second, again)] == [
+    assert [kit.redis.hget(keys.record(tag, t.token_id), "c") for t in (first, second, again)] == [
         kit.redis.hget(codes, "app-x"),
         kit.redis.hget(codes, "app-y"),
         kit.redis.hget(codes, "app-x"),
@@ -392,7 +392,10 @@ def test_a_record_names_its_application_by_its_buckets_code_and_one_naming_it_by
     assert kit.redis.hget(codes, "app-x") != kit.redis.hget(codes, "app-y")
     assert kit.redis.hget(codes, kit.redis.hget(codes, "app-y")) == "app-y tenant-1"  # and its tenant, as at: names it
     older = kit.mint(user, "app-x")
-    kit.redis.hset(keys.record(tag, older.token_id), "a", "app-x")  # as written before codes
+    older_record = keys.record(tag, older.token_id)
+    kit.redis.hset(older_record, "a", "app-x")  # as written before codes: the id, no code
+    kit.redis.hdel(older_record, "c")
+    assert not any(kit.redis.hexists(keys.record(tag, t.token_id), "a") for t in (first, second, again))
 
     for t in (first, second, older):
         stored = kit.store.get(t.token_id)

@@ -4,7 +4,7 @@
 -- no slots exist, when locate() in mode 'D' or 'V' follows a value's pointer into its record's bucket).
 --
 -- A token record rt:{t}:<id> is a hash:
---   u user id, a application (its bucket's code: app_of; or, written before codes, its id), tn tenant id (absent: tenant_of), ii insert instant, si start instant (absent: ii),
+--   u user id, c application (its bucket's code: app_of; a record written before codes: a, its id), tn tenant id (absent: tenant_of), ii insert instant, si start instant (absent: ii),
 --   x expiry instant, pl expiry policy ("S:<ttl ms>" | "M:<ttl ms>:<max ms>"; absent, or "F" written before: fixed),
 --   cd digest of the current value (its first 22 characters for a value naming the token: same_digest), la/lad last accessed instant/address, m metaData JSON (absent: {};
 --   over META_PIECE bytes: in pieces m, m2, m3... and mn their count, see meta_fields),
@@ -86,26 +86,24 @@ local function tenant_of(a, tn)
   return t
 end
 
--- A record names its application by a number of its bucket (a code: 1, 2, ...), which the bucket's
--- map ac:{t} turns back into the application's id and its tenant as at:{t} names it (field code ->
--- "<id> <tenant>", one read for both; and id -> code for mint.lua, the field '#' the last code
+-- A record names its application by a number of its bucket (field c, a code: 1, 2, ...), which the
+-- bucket's map ac:{t} turns back into the application's id and its tenant as at:{t} names it (field
+-- code -> "<id> <tenant>", one read for both; and id -> code for mint.lua, the field '#' the last code
 -- given). An application's 36-character id was 38 of a record's listpack's bytes: a code is 2
--- (bench/memory.py). Application ids are UUIDs, never all digits: a record written before codes,
--- naming its application by id, is read as it is. No expiry: an entry an application, as at:{t}.
+-- (bench/memory.py). A record written before codes names its application by id in field a (read
+-- then, from record rk); a process of such a version finds no a in a new record and fails loudly
+-- rather than take a code for an id. No expiry: an entry an application, as at:{t}.
 local APPS = {}
-local function app_of(v)
-  if not v or not string.find(v, '^%d+$') then return v end
-  local key = TAG .. v
+local function app_of(c, rk)
+  if not c then return rk and redis.call('HGET', rk, 'a') end
+  local key = TAG .. c
   local a = APPS[key]
   if not a then
-    local entry = redis.call('HGET', 'ac:' .. TAG, v)  -- (keys.app_codes)
-    if entry then
-      local t
-      a, t = string.match(entry, '^(%S+) (.*)$')
-      TENANTS[a] = t
-    else
-      a = v  -- never expected: the map keeps its entries
-    end
+    local entry = redis.call('HGET', 'ac:' .. TAG, c)  -- (keys.app_codes)
+    local t
+    a, t = string.match(entry or '', '^(%S+) (.*)$')
+    a = a or ''  -- never expected: the map keeps its entries
+    TENANTS[a] = t
     APPS[key] = a
   end
   return a
@@ -255,9 +253,9 @@ local AT_ONCE = {
 -- Revoke one record: 1 revoked now, 0 already dead, -1 missing or expired (revoke_fields).
 local function revoke_record(id, now, dead)
   local rk = k_record(id)
-  local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
+  local f = redis.call('HMGET', rk, 'u', 'c', 'x', 'rv', 'tn', 'ii')
   if not f[1] then return -1 end
-  f[2] = app_of(f[2])
+  f[2] = app_of(f[2], rk)
   return revoke_fields(id, rk, f, valid_from(f[1], f[2]), now, AT_ONCE, dead)
 end
 
@@ -294,8 +292,8 @@ local function revoke_many(index, members, now, tenant, cap)
   local n, previously, ids, latest = 0, 0, {}, 0
   for _, id in ipairs(members) do
     local rk = k_record(id)
-    local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'rv', 'tn', 'ii')
-    f[2] = app_of(f[2])
+    local f = redis.call('HMGET', rk, 'u', 'c', 'x', 'rv', 'tn', 'ii')
+    f[2] = app_of(f[2], f[1] and rk)
     if not f[1] then
       ops.remove(index, id)
     elseif tenant == '' or tenant_of(f[2], f[5]) == tenant then
@@ -408,8 +406,8 @@ local function kill_user(u, now, tenant, cap)
   while true do
     local id = redis.call('ZRANGE', index, 0, 0)[1]
     if not id then break end
-    local f = redis.call('HMGET', k_record(id), 'a', 'tn')
-    f[1] = app_of(f[1])
+    local f = redis.call('HMGET', k_record(id), 'c', 'tn')
+    f[1] = app_of(f[1], k_record(id))
     if not f[1] then
       redis.call('ZREM', index, id)  -- its record is gone (expired): counted nowhere
     else
@@ -474,8 +472,8 @@ local function evict_oldest(u, a, keep, now, maxlen, event)
     local dead = {}
     if revoke_record(ids[i], now, dead) == 1 then
       bury(dead, now)
-      local f = redis.call('HMGET', k_record(ids[i]), 'u', 'a', 'tn')
-      f[2] = app_of(f[2])
+      local f = redis.call('HMGET', k_record(ids[i]), 'u', 'c', 'tn')
+      f[2] = app_of(f[2], k_record(ids[i]))
       emit(maxlen, 'jwt.refresh-token.revoke', event, 1, 0, { ids[i] }, { f[1], f[2], tenant_of(f[2], f[3]) })
     end
   end

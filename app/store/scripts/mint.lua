@@ -44,9 +44,9 @@ for i = 0, n - 1 do
   -- a start instant equal to the insert instant and empty metaData are left out (readers default them),
   -- and so is a fixed policy (pl absent: 'F'; x holds its end), and the application is its bucket's
   -- code (app_of): with FusionAuth's 30 days a record's listpack is 111 bytes, a 112-byte allocation
-  -- (with pl "F:<ttl>" it was 225, 256; with pl "F" and the application's id 151, 160)
+  -- (with pl "F:<ttl>" it was 225, 256; with pl "F" and the application's id in a 151, 160)
   local keeps = keeps_tenant(a, tn)
-  local fields = { 'u', u, 'a', code_of(a), 'ii', int(ii), 'x', int(x), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
+  local fields = { 'u', u, 'c', code_of(a), 'ii', int(ii), 'x', int(x), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
   if kind ~= 'F' then fields[#fields + 1], fields[#fields + 2] = 'pl', pl end
   -- and the tenant, when the bucket's map names it for the application (see tenant_of)
   if keeps then fields[#fields + 1], fields[#fields + 2] = 'tn', tn end

@@ -15,8 +15,8 @@ local now = now_ms()
 local tenant, app, cap, user = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[7]
 local previously = killed_count(user, app, tenant, now)
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now + 1, '+inf')) do
-  local f = redis.call('HMGET', k_record(id), 'a', 'tn')
-  f[1] = app_of(f[1])
+  local f = redis.call('HMGET', k_record(id), 'c', 'tn')
+  f[1] = app_of(f[1], k_record(id))
   if f[1] and (app == '' or f[1] == app) and (tenant == '' or tenant_of(f[1], f[2]) == tenant) then
     previously = previously + 1
   end
