@@ -91,11 +91,12 @@ end
 -- code -> "<id> <tenant>", one read for both; and id -> code for mint.lua, the field '#' the last code
 -- given). An application's 36-character id was 38 of a record's listpack's bytes: a code is 2
 -- (bench/memory.py). A record written before codes names its application by id in field a (read
--- then, from record rk); a process of such a version finds no a in a new record and fails loudly
--- rather than take a code for an id. No expiry: an entry an application, as at:{t}.
+-- then, from record rk: false for a record that is gone); a process of such a version finds no a in
+-- a new record and fails loudly rather than take a code for an id. No expiry: an entry an
+-- application, as at:{t}.
 local APPS = {}
 local function app_of(c, rk)
-  if not c then return rk and redis.call('HGET', rk, 'a') end
+  if not c then return redis.call('HGET', rk, 'a') end
   local key = TAG .. c
   local a = APPS[key]
   if not a then
@@ -110,14 +111,16 @@ local function app_of(c, rk)
 end
 
 -- The code of application a in this bucket, given now if it has none yet (after keeps_tenant: the
--- code's entry carries the tenant at:{t} names).
+-- code's entry carries the tenant at:{t} names). Read once a call (an import batch: many tokens).
+local CODES = {}
 local function code_of(a)
   local map = 'ac:' .. TAG
-  local c = redis.call('HGET', map, a)
+  local c = CODES[a] or redis.call('HGET', map, a)
   if not c then
     c = tostring(redis.call('HINCRBY', map, '#', 1))
     redis.call('HSET', map, a, c, c, a .. ' ' .. tenant_of(a, nil))
   end
+  CODES[a] = c
   return c
 end
 
@@ -293,7 +296,7 @@ local function revoke_many(index, members, now, tenant, cap)
   for _, id in ipairs(members) do
     local rk = k_record(id)
     local f = redis.call('HMGET', rk, 'u', 'c', 'x', 'rv', 'tn', 'ii')
-    f[2] = app_of(f[2], f[1] and rk)
+    f[2] = app_of(f[2], rk)
     if not f[1] then
       ops.remove(index, id)
     elseif tenant == '' or tenant_of(f[2], f[5]) == tenant then

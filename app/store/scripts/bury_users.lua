@@ -20,7 +20,7 @@ while budget > 0 do
     for _, id in ipairs(ids) do
       local rk = k_record(id)
       local f = redis.call('HMGET', rk, 'u', 'c', 'x', 'rv', 'tn', 'ii')
-      f[2] = app_of(f[2], f[1] and rk)
+      f[2] = app_of(f[2], rk)
       if f[1] and not f[4] and tombstone(id, rk, f, now, AT_ONCE, dead) then buried = buried + 1 end
     end
     if #ids > 0 then redis.call('ZREM', index, unpack(ids)) end

@@ -12,16 +12,16 @@ local buried, latest = 0, 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
   redis.call('ZREM', KEYS[1], id)
   local rk = k_record(id)
-  local f = redis.call('HMGET', rk, 'u', 'a', 'x', 'cd', 'pd', 'rv', 'hn')
-  if f[1] and not f[6] then
+  local f = redis.call('HMGET', rk, 'u', 'x', 'cd', 'pd', 'rv', 'hn')
+  if f[1] and not f[5] then
     redis.call('ZREM', k_user(f[1]), id)
-    for _, dg in ipairs({ f[4], f[5] }) do
+    for _, dg in ipairs({ f[3], f[4] }) do
       if dg and redis.call('GET', k_pointer(dg)) == id then redis.call('DEL', k_pointer(dg)) end
     end
     -- a one-time token's retired values kept recognisable (the ring h0.. of exchange.lua, when hn
     -- says it has one; their pointers are in this bucket, but for an imported value found in another
     -- on a single Redis)
-    local all = f[7] and redis.call('HGETALL', rk) or {}
+    local all = f[6] and redis.call('HGETALL', rk) or {}
     for i = 1, #all, 2 do
       if string.match(all[i], '^h%d+$') then
         local _, pointer = ring_read(all[i + 1])
@@ -29,7 +29,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
       end
     end
     redis.call('DEL', rk)
-    local x = tonumber(f[3])
+    local x = tonumber(f[2])
     if x > now then
       buried = buried + 1
       if x > latest then latest = x end

@@ -15,7 +15,7 @@ if only_live then
 else
   f = redis.call('HMGET', KEYS[1], 'u', 'c', 'x', 'ii', 'rv', 'cd', 'tn', 'si', 'la', 'lad', 'm', 'mn')
 end
-f[2] = app_of(f[2], f[1] and KEYS[1])
+f[2] = app_of(f[2], KEYS[1])
 if ARGV[2] ~= '' and not same_digest(f[6], ARGV[2]) then return 0 end
 if not f[1] or f[5] or tonumber(f[3]) <= now_ms() then return {} end
 if ARGV[3] ~= '' and redis.call('EXISTS', 'dj:' .. TAG .. ':' .. ARGV[3]) == 1 then return {} end

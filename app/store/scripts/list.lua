@@ -83,7 +83,7 @@ while true do
     if not (cursor and tonumber(page[i + 1]) == at and id >= after) then
       local rk = k_record(id)
       local f = redis.call('HMGET', rk, 'u', 'c', 'tn', 'ii', 'si', 'x', 'la', 'lad', 'm', 'rv', 'mn')
-      f[2] = app_of(f[2], f[1] and rk)
+      f[2] = app_of(f[2], rk)
       if not f[1] or tonumber(f[6]) <= now then
         redis.call('ZREM', KEYS[1], id)
         if probe then redis.call('ZREM', probe, id) end
