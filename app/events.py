@@ -1,10 +1,11 @@
 """Event construction: the static part of every event, serialised once and appended by a store script.
 
 Stream entries (ev:{t}) carry: t the type, d this JSON, n the number of tokens the step covered,
-p how many were already invalidated, ids the token ids (capped), and for a single token its u/a/tn
-(user, application, tenant: known only once the script has found it). `read` turns an entry back into
-one event object in FusionAuth's shape, extended with what audit consumers need: the schema
-documented in docs/events.md, version SCHEMA_VERSION. No event ever holds a token value or a secret.
+p how many were already invalidated, ids the token ids (capped; as Redis keeps them: keys.stored_id),
+and for a single token its u/a/tn (user, application, tenant: known only once the script has found
+it). `read` turns an entry back into one event object in FusionAuth's shape, extended with what
+audit consumers need: the schema documented in docs/events.md, version SCHEMA_VERSION. No event
+ever holds a token value or a secret.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from app import jsontext
 from app.caller import Caller
 from app.ids import random_uuid
+from app.store import keys
 
 CREATE = "jwt.refresh-token.create"
 IMPORT = "jwt.refresh-token.import"
@@ -67,7 +69,7 @@ def build(
 def read(fields: dict[str, str]) -> dict[str, Any]:
     """One stream entry as an event: the static JSON plus what the atomic step counted."""
     event: dict[str, Any] = json.loads(fields["d"])
-    ids = [i for i in fields.get("ids", "").split(",") if i]
+    ids = [keys.public_id(i) for i in fields.get("ids", "").split(",") if i]  # as stored: keys.stored_id
     if event.get("type", fields["t"]) != fields["t"] and "id" in event:
         # one step's JSON stood for another event too (a reuse found by an exchange, a session
         # evicted by a mint): that event gets an id of its own, derived so it is stable.

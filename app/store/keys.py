@@ -7,7 +7,13 @@ bucket without a lookup, and every key one atomic step touches (the record, the 
 and the bucket's per-application indexes, tombstones, and the bucket's event
 stream) shares one hash tag, hence one Redis Cluster slot.
 
-Layout (t = bucket tag, all instants epoch ms):
+A token id is kept in Redis (record key, index members, pointers, event entries) as its 16 bytes in
+base64url, 22 characters (stored_id; a value minted here starts with it); answers name it whole
+(public_id). A record written before kept its id whole, 36 characters, and so did its indexes: such
+ids are used as they are, and a script finds such a record when none is under the short form
+(read_given in scripts/_lib.lua).
+
+Layout (t = bucket tag, all instants epoch ms; <tokenId>: stored_id):
   rt:{t}:<tokenId>        hash    the token record (fields in scripts/_lib.lua); a tombstone once revoked
   dg:{t}:<digest>         string  tokenId, for the SHA-256 digest (base64url) of a token value that does
                                   not name its token (imported), or a one-time token's retired value
@@ -128,20 +134,58 @@ _STEADY_ENDS = frozenset(_STEADY.values())
 
 def new_token_value(token_id: str, *, steady: bool = False) -> str:
     """A refresh token value naming its token: the id's 16 bytes, then 256 random bits, base64url (65
-    characters). Its record is found from the value itself and proves it by the digest of its current
-    value, so a minted value needs no digest pointer. `steady`: the token never rotates (Reusable),
-    said by the last character's spare bit, so that its exchanges prepare no next value (Presented.steady)."""
-    named = urlsafe_b64encode(bytes.fromhex(token_id.replace("-", ""))).rstrip(b"=").decode()
+    characters): its first 22 are the id as Redis keeps it (stored_id). Its record is found from the
+    value itself and proves it by the digest of its current value, so a minted value needs no digest
+    pointer. `token_id`: either form. `steady`: the token never rotates (Reusable), said by the last
+    character's spare bit, so that its exchanges prepare no next value (Presented.steady)."""
     rest = secrets.token_urlsafe(32)
-    return named + (rest[:-1] + _STEADY[rest[-1]] if steady else rest)
+    return stored_id(token_id) + (rest[:-1] + _STEADY[rest[-1]] if steady else rest)
 
 
 def named_id(token: str) -> str | None:
-    """The token id a value of new_token_value's form names (whatever minted it), or None."""
+    """The token id (canonical) a value of new_token_value's form names (whatever minted it), or None."""
     if len(token) != VALUE_LENGTH or _NAMING.fullmatch(token) is None:
         return None
-    h = urlsafe_b64decode(token[:NAMING_LENGTH] + "==").hex()
+    return public_id(token[:NAMING_LENGTH])
+
+
+STORED_LENGTH = 22  # a token id as Redis keeps it: its 16 bytes in base64url
+
+
+def stored_id(token_id: str) -> str:
+    """A token id as Redis keeps it (record key, index members, pointers, events): a canonical id's 16
+    bytes in base64url, 22 characters (a 36-character id cost a token ~55 bytes more across its record's
+    key and its two indexes: bench/memory.py). Any other text (a stored id already, or an id a record
+    written before kept whole) is given back unchanged."""
+    if len(token_id) != 36:
+        return token_id
+    return urlsafe_b64encode(bytes.fromhex(token_id.replace("-", ""))).rstrip(b"=").decode()
+
+
+def public_id(stored: str) -> str:
+    """A token id as Redis keeps it, in its canonical form (what every answer and event names). An id a
+    record written before kept whole (36 characters) is that form already."""
+    if len(stored) != STORED_LENGTH:
+        return stored
+    h = urlsafe_b64decode(stored + "==").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def is_stored_id(value: str) -> bool:
+    """Whether a text is a token id in the form stored_id gives (22 base64url characters naming 16 bytes)."""
+    return len(value) == STORED_LENGTH and _STORED.fullmatch(value) is not None
+
+
+_STORED = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
+_B64_INDEX = {c: i for i, c in enumerate(_B64URL)}
+
+
+def bucket_of_id(token_id: str) -> int:
+    """The bucket of a token id in either form: the low nibble of its last byte (in base64url, the
+    last two bits of its 21st character and the two its 22nd carries)."""
+    if len(token_id) == STORED_LENGTH:
+        return (_B64_INDEX[token_id[20]] & 3) << 2 | _B64_INDEX[token_id[21]] >> 4
+    return _HEX.index(token_id[-1])
 
 
 class Presented(NamedTuple):
@@ -152,21 +196,20 @@ class Presented(NamedTuple):
 
     digest: str
     tag: str
-    token_id: str | None
+    token_id: str | None  # as Redis keeps it (stored_id)
     steady: bool = False  # a value of new_token_value's form minted steady: its token is not expected to rotate
 
 
 def presented(token: str) -> Presented:
     """How the store looks a value up. Its pointer, if it has one, is in the bucket of the id it names,
     of its first character for a value minted before values named their token, else of its digest."""
-    token_digest, named = digest(token), named_id(token)
-    if named is not None:
-        tag = TAGS[_HEX.index(named[-1])]
-    elif len(token) == MINTED_LENGTH and token[:1] in _HEX:
-        tag = TAGS[_HEX.index(token[0])]
-    else:
-        tag = TAGS[ord(token_digest[0]) & (BUCKETS - 1)]
-    return Presented(token_digest, tag, named, named is not None and token[-1] in _STEADY_ENDS)
+    token_digest = digest(token)
+    if len(token) == VALUE_LENGTH and _NAMING.fullmatch(token) is not None:
+        named = token[:NAMING_LENGTH]
+        return Presented(token_digest, TAGS[bucket_of_id(named)], named, token[-1] in _STEADY_ENDS)
+    if len(token) == MINTED_LENGTH and token[:1] in _HEX:
+        return Presented(token_digest, TAGS[_HEX.index(token[0])], None)
+    return Presented(token_digest, TAGS[ord(token_digest[0]) & (BUCKETS - 1)], None)
 
 
 def new_token_id(bucket: int) -> str:
@@ -175,7 +218,13 @@ def new_token_id(bucket: int) -> str:
 
 
 def record(tag: str, token_id: str) -> str:
-    return f"rt:{tag}:{token_id}"
+    """A token's record, by its id in either form (a canonical id names its stored_id's record)."""
+    return f"rt:{tag}:{stored_id(token_id)}"
+
+
+def record_written_before(tag: str, token_id: str) -> str:
+    """Where a record written before ids were kept in 22 characters keeps a token: under its whole id."""
+    return f"rt:{tag}:{public_id(token_id)}"
 
 
 def pointer(tag: str, token_digest: str) -> str:

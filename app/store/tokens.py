@@ -84,8 +84,9 @@ class RevokeCount:
 
 
 def split_ids(joined: str) -> list[str]:
-    """The token ids a bulk revoke script answers with, joined by commas (see emit in _lib.lua)."""
-    return joined.split(",") if joined else []
+    """The token ids a bulk revoke script answers with, joined by commas (see emit in _lib.lua), in
+    their canonical form."""
+    return [keys.public_id(i) for i in joined.split(",")] if joined else []
 
 
 class SessionLimitReached(Exception):
@@ -99,8 +100,8 @@ class DuplicateToken(Exception):
 
 
 def _tag(uuid_text: str) -> str:
-    """The bucket tag of a user or token id (a canonical UUID string): its low nibble."""
-    return keys.TAGS[int(uuid_text[-1], 16)]
+    """The bucket tag of a user id (a canonical UUID string) or a token id in either form: its low nibble."""
+    return keys.TAGS[keys.bucket_of_id(uuid_text)]
 
 
 class RefreshTokenStore:
@@ -155,7 +156,7 @@ class RefreshTokenStore:
         args: list[Any] = [tag, self._maxlen, event_type, event, len(tokens)]
         for t, value in zip(tokens, values, strict=True):
             args += [
-                t.token_id,
+                keys.stored_id(t.token_id),
                 t.token_digest,
                 value,
                 t.user_id,
@@ -212,7 +213,7 @@ class RefreshTokenStore:
             return result
 
         script_keys, mode = self._by_value(presented)
-        names = presented.token_id or keys.new_token_id(keys.TAGS.index(presented.tag))
+        names = presented.token_id or keys.stored_id(keys.new_token_id(keys.TAGS.index(presented.tag)))
         result = call(presented.tag, mode, script_keys, names)
         if result[0] == "redirect":
             token_id = result[1]
@@ -224,7 +225,7 @@ class RefreshTokenStore:
         if result[0] == "invalid":
             return TooManyRotations(int(result[2])) if result[1] == "rotations" else str(result[1])
         return Exchanged(
-            result[1],
+            keys.public_id(result[1]),
             result[2],
             result[3],
             result[4],
@@ -263,7 +264,7 @@ class RefreshTokenStore:
             return "foreign"
         if result[0] != "ok":
             return None
-        return Revoked(result[1], result[2], result[3], result[4])
+        return Revoked(keys.public_id(result[1]), result[2], result[3], result[4])
 
     def _inspect(self, token_id: str, token_digest: str) -> list[str] | int:
         """inspect.lua's answer for a token whose current value must have this digest: its fields, []
@@ -286,11 +287,17 @@ class RefreshTokenStore:
     def is_known(self, presented: keys.Presented) -> bool:
         """Whether a value was ever a token here and its record is still kept (live or tombstone)."""
         if presented.token_id is not None:
-            current = self._redis.hget(keys.record(presented.tag, presented.token_id), "cd")
-            if keys.same_digest(None if current is None else str(current), presented.digest):
-                return True
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(keys.record(presented.tag, presented.token_id), "cd")
+            pipe.hget(keys.record_written_before(presented.tag, presented.token_id), "cd")
+            for current in pipe.execute():
+                if keys.same_digest(None if current is None else str(current), presented.digest):
+                    return True
         token_id = self._redis.get(keys.pointer(presented.tag, presented.digest))
-        return bool(token_id) and bool(self._redis.exists(keys.record(_tag(str(token_id)), str(token_id))))
+        if not token_id:
+            return False
+        tag = _tag(str(token_id))
+        return bool(self._redis.exists(keys.record(tag, str(token_id)), keys.record_written_before(tag, str(token_id))))
 
     def revoke_user(
         self, user_id: str, application_id: str | None, *, tenant: str, cap: int, event: str
@@ -322,10 +329,11 @@ class RefreshTokenStore:
                 tag,
                 limit,
                 cursor[0] if cursor else "",
-                cursor[1] if cursor else "",
+                keys.stored_id(cursor[1]) if cursor else "",
                 tenant,
                 user_id,
                 application_id or "",
+                cursor[1] if cursor else "",
             ],
         )
         rows = result[1]
@@ -364,13 +372,18 @@ class RefreshTokenStore:
             pipe.get(keys.pointer(value.tag, value.digest))
             if value.token_id is not None:
                 pipe.hget(keys.record(value.tag, value.token_id), "cd")
+                pipe.hget(keys.record_written_before(value.tag, value.token_id), "cd")
         found = iter(pipe.execute())
         ids = []
         for value in values:
             pointed = next(found)
-            current = next(found) if value.token_id is not None else None
-            named = current is not None and keys.same_digest(str(current), value.digest)
-            ids.append(pointed or (value.token_id if named else None))
+            currents = (next(found), next(found)) if value.token_id is not None else ()
+            named = any(c is not None and keys.same_digest(str(c), value.digest) for c in currents)
+            ids.append(
+                keys.public_id(str(pointed))
+                if pointed
+                else (keys.public_id(value.token_id) if named and value.token_id else None)
+            )
         return ids
 
     def import_tokens(
@@ -413,7 +426,7 @@ class RefreshTokenStore:
             return []
         pipe = self._redis.pipeline(transaction=False)
         for tag, token_digest, token_id, expiry in pointers:
-            pipe.set(keys.pointer(tag, token_digest), token_id, pxat=expiry, nx=True)
+            pipe.set(keys.pointer(tag, token_digest), keys.stored_id(token_id), pxat=expiry, nx=True)
         claimed = [(keys.pointer(tag, d), token_id) for tag, d, token_id, _ in pointers]
         won = pipe.execute()
         if all(won):
@@ -452,10 +465,10 @@ def _listed(row: str) -> StoredToken:
 
 
 def _stored(token_id: str, u: str, a: str, tn: str, ii: str, si: str, x: str, la: str, lad: str, m: str) -> StoredToken:
-    """A token from its id and its record's fields (as inspect.lua and list.lua give them, '' when
-    missing)."""
+    """A token from its id (in either form) and its record's fields (as inspect.lua and list.lua give
+    them, '' when missing)."""
     return StoredToken(
-        token_id,
+        keys.public_id(token_id),
         u,
         a,
         tn,

@@ -119,7 +119,7 @@ class WatermarkStore:
             invalidated += int(result[1])
             previously += int(result[2])
             ids += [str(i) for i in result[3:]]
-        ids = ids[:cap]
+        ids = ids[:cap]  # as stored (keys.stored_id): so the event keeps them; the answer names them whole
         writes: list[Write] = []
         if tenant_id and marks:
             for tag in keys.TAGS:
@@ -140,7 +140,7 @@ class WatermarkStore:
                 command += [name, value]
             writes.append((None, [stream], command))
         self._revoking(writes)
-        return RevokeCount(invalidated, previously, ids)
+        return RevokeCount(invalidated, previously, [keys.public_id(i) for i in ids])
 
     def deny_access_token(self, jti: str, expiry_ms: int) -> bool:
         """Deny one access token until it expires; False when it was denied already."""

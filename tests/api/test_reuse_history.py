@@ -23,7 +23,7 @@ def session_client(redis_server, **settings):
 
 
 def pointers_to(redis_client, token_id: str) -> int:
-    return sum(redis_client.get(key) == token_id for key in redis_client.scan_iter("dg:*"))
+    return sum(redis_client.get(key) == keys.stored_id(token_id) for key in redis_client.scan_iter("dg:*"))
 
 
 def history(redis_client, token_id: str) -> list[str]:

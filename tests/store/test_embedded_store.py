@@ -94,8 +94,10 @@ def test_paging_returns_each_token_once_newest_first_even_with_equal_insert_inst
     ]
     tokens = any_kit.import_tokens(prepared)
     any_kit.revoke(tokens[0])
+    # equal instants: in the order of the ids as Redis keeps them (keys.stored_id), descending
     expected = [
-        t.token_id for t in sorted(tokens[1:], key=lambda t: (instants[tokens.index(t)], t.token_id), reverse=True)
+        t.token_id
+        for t in sorted(tokens[1:], key=lambda t: (instants[tokens.index(t)], keys.stored_id(t.token_id)), reverse=True)
     ]
 
     listed, cursor = [], None

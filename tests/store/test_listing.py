@@ -94,7 +94,7 @@ def test_listing_forgets_ids_whose_record_is_gone_or_expired_and_keeps_the_live_
 
     # a listing of one application (the user's index intersected with the application's) forgets them too
     assert sorted(any_kit.list_all(user, "app-1")) == sorted(t.token_id for t in live)
-    assert sorted(any_kit.redis.zrange(index, 0, -1)) == sorted(t.token_id for t in live)
+    assert sorted(any_kit.redis.zrange(index, 0, -1)) == sorted(keys.stored_id(t.token_id) for t in live)
     assert sorted(any_kit.list_all(user)) == sorted(t.token_id for t in live)
     assert not any_kit.redis.keys("kt:*")  # its scratch key is gone
 
@@ -138,7 +138,12 @@ def test_paging_skips_the_ids_tied_with_the_cursor_and_keeps_to_the_tenant_and_l
     pages = _pages(any_kit, user, 2, tenant="tenant-1")
 
     tied_live = [t.token_id for t in tied if t is not dead]
-    expected = sorted(_newest_first(newer), reverse=True) + sorted(tied_live, reverse=True) + _newest_first(older)
+    # ties in the order of their ids as Redis keeps them (keys.stored_id), descending
+    expected = (
+        sorted(_newest_first(newer), key=keys.stored_id, reverse=True)
+        + sorted(tied_live, key=keys.stored_id, reverse=True)
+        + _newest_first(older)
+    )
     assert [i for page in pages for i in page] == expected
     assert [len(page) for page in pages] == [2, 2, 2, 2]  # no empty last page: `more` only when one follows
 

@@ -35,7 +35,7 @@ def test_minting_appends_exactly_one_create_event_to_the_users_bucket_stream(kit
         event,
         "1",
         "0",
-        token.token_id,
+        keys.stored_id(token.token_id),  # as Redis keeps it; events.read names it whole
     )
 
 
@@ -47,8 +47,9 @@ def test_an_import_appends_one_event_per_bucket_naming_every_token(kit: Kit) -> 
 
     (entry,) = kit.events(user)
     assert (entry["t"], entry["d"], entry["n"]) == (events.IMPORT, '{"id":"imp"}', "3")
-    assert entry["ids"].split(",") == [t.token_id for t in tokens]
+    assert entry["ids"].split(",") == [keys.stored_id(t.token_id) for t in tokens]
     assert events.read(entry)["tokens"] == 3
+    assert events.read(entry)["refreshTokenIds"] == [t.token_id for t in tokens]
     others = [keys.events(tag) for tag in keys.TAGS if tag != keys.TAGS[4]]
     assert sum(kit.redis.xlen(k) for k in others) == 0
 
@@ -67,7 +68,7 @@ def test_revoking_one_token_appends_exactly_one_revoke_event_naming_it(kit: Kit)
         '{"id":"r1"}',
         "1",
         "0",
-        token.token_id,
+        keys.stored_id(token.token_id),  # as Redis keeps it; events.read names it whole
     )
     read = events.read(revoke)
     assert (read["id"], read["invalidatedTokens"], read["previouslyInvalidatedTokens"]) == ("r1", 1, 0)

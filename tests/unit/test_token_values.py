@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import uuid
 
 import pytest
 
@@ -18,7 +19,27 @@ def test_a_minted_value_names_its_token_and_its_bucket(steady: bool) -> None:
             value = keys.new_token_value(token_id, steady=steady)
             assert len(value) == keys.VALUE_LENGTH
             assert keys.named_id(value) == token_id
-            assert keys.presented(value) == (keys.digest(value), keys.TAGS[bucket], token_id, steady)
+            assert keys.presented(value) == (keys.digest(value), keys.TAGS[bucket], value[:22], steady)
+
+
+def test_an_id_as_redis_keeps_it_is_its_16_bytes_in_base64url_and_names_its_bucket() -> None:
+    """Redis keeps a token id in 22 characters (key, index members, pointers, events), which name the
+    same bucket (the last byte's low nibble), and gives it back whole; an id a record written before
+    kept whole (36 characters) is left as it is either way."""
+    for bucket in range(keys.BUCKETS):
+        for _ in range(50):
+            token_id = keys.new_token_id(bucket)
+            stored = keys.stored_id(token_id)
+            assert len(stored) == 22 and keys.is_stored_id(stored)
+            assert base64.urlsafe_b64decode(stored + "==") == uuid.UUID(token_id).bytes
+            assert keys.public_id(stored) == token_id
+            assert keys.bucket_of_id(stored) == keys.bucket_of_id(token_id) == bucket
+            assert keys.stored_id(stored) == stored and keys.public_id(token_id) == token_id
+            assert keys.record(keys.TAGS[bucket], token_id) == keys.record(keys.TAGS[bucket], stored)
+            assert keys.record(keys.TAGS[bucket], token_id) == f"rt:{keys.TAGS[bucket]}:{stored}"
+            assert keys.record_written_before(keys.TAGS[bucket], stored) == f"rt:{keys.TAGS[bucket]}:{token_id}"
+            assert keys.new_token_value(stored)[:22] == keys.new_token_value(token_id)[:22] == stored
+    assert not keys.is_stored_id(keys.stored_id(keys.new_token_id(0))[:21] + "B")
 
 
 def test_a_steady_mark_costs_no_randomness() -> None:

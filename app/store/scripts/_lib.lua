@@ -494,12 +494,61 @@ end
 -- The id in a record key rt:{t}:<id>.
 local function id_of(record_key) return string.match(record_key, '^rt:{[^}]*}:(.+)$') end
 
+-- A token id as Redis keeps it is its 16 bytes in base64url, 22 characters (keys.stored_id); a record
+-- written before keeps its id whole, 36 characters (keys.record_written_before), and so do its
+-- indexes and pointers. Ids read from Redis are used as they are; an id the caller gives is the short
+-- form, whose record written before only whole_id names.
+local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+local function b64_at(s, i) return string.find(B64, string.sub(s, i, i), 1, true) - 1 end
+
+-- The whole (canonical) form of a 22-character id, nil for any other (~10 us: only for a record not
+-- found under the short form).
+local function whole_id(id)
+  if #id ~= 22 then return nil end
+  local bytes, acc, bits = {}, 0, 0
+  for i = 1, 22 do
+    acc, bits = acc * 64 + b64_at(id, i), bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      local unit = 2 ^ bits
+      local byte = math.floor(acc / unit)
+      bytes[#bytes + 1] = byte
+      acc = acc - byte * unit
+    end
+  end
+  local h = string.format(string.rep('%02x', 16), unpack(bytes, 1, 16))
+  return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16) .. '-'
+    .. string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
+end
+
+-- The bucket (hex digit) of a token id in either form: the low nibble of its last byte (keys.bucket_of_id).
+local function bucket_of(id)
+  if #id ~= 22 then return string.sub(id, -1) end
+  local n = (b64_at(id, 21) % 4) * 4 + math.floor(b64_at(id, 22) / 16)
+  return string.sub('0123456789abcdef', n + 1, n + 1)
+end
+
+-- The record the caller names by key (rt:{t}:<id in the short form>) and its `fields` (the first one
+-- every record has: u): that record's, or, when it has none, those of a record written before under
+-- the id's whole form. Returns the key read and the fields (all nil: neither exists).
+local function read_given(key, fields)
+  local f = redis.call('HMGET', key, unpack(fields))
+  if f[1] then return key, f end
+  local whole = whole_id(id_of(key))
+  if not whole then return key, f end
+  local before = k_record(whole)
+  local g = redis.call('HMGET', before, unpack(fields))
+  if g[1] then return before, g end
+  return key, f
+end
+
 -- How locate() found a token by value: by the record the value names (NAMED) or by a pointer
 -- (FOUND_BY, the pointer's key: a sliding exchange extends it with the token).
 local NAMED = false
 local FOUND_BY = nil
 
--- Find a token by a presented value's digest `dg` or by id. Mode 'i': KEYS[1] is its record. Modes
+-- Find a token by a presented value's digest `dg` or by id. Mode 'i': KEYS[1] is its record (or names
+-- it: read_given). Modes
 -- 'd'/'D': KEYS[1] is the value's digest pointer. Modes 'v'/'V' (a value naming its token, see
 -- keys.named_id): KEYS[1] is the record the value names, taken when its current digest is `dg`;
 -- otherwise KEYS[2], the value's pointer, decides (an old value of a one-time token, or a value
@@ -508,23 +557,27 @@ local FOUND_BY = nil
 -- imported from elsewhere): modes 'd'/'v' return ('redirect', id), for the caller to call again in
 -- that bucket (a Cluster script may touch only its own slot); modes 'D'/'V', sent to a single Redis
 -- where any key is at hand, go on there, in the record's bucket (TAG), saving the round trip.
--- `fields` are the record's fields the caller reads next, `cd` among them at `at`: when the record
--- the value names is the one, locate returns them as its third result (nil otherwise: read them).
+-- `fields` are the record's fields the caller reads next (u first), `cd` among them at `at`: when the
+-- record was found by id or is the one the value names, locate returns them as its third result (nil
+-- otherwise: read them).
 local function locate(mode, dg, fields, at)
   local key = KEYS[1]
-  if mode == 'i' then return id_of(key), key end
+  if mode == 'i' then
+    local rk, f = read_given(key, fields)
+    return id_of(rk), rk, f
+  end
   if mode == 'v' or mode == 'V' then
-    local f = redis.call('HMGET', key, unpack(fields))
+    local rk, f = read_given(key, fields)
     if same_digest(f[at], dg) then
       NAMED = true
-      return id_of(key), key, f
+      return id_of(rk), rk, f
     end
     key = KEYS[2]
   end
   local id = redis.call('GET', key)
   if not id then return nil end
   FOUND_BY = key
-  local bucket = string.sub(id, -1)
+  local bucket = bucket_of(id)
   if bucket ~= string.sub(TAG, 3, 3) then
     if mode ~= 'D' and mode ~= 'V' then return 'redirect', id end
     TAG = '{b' .. bucket .. '}'

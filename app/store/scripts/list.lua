@@ -1,11 +1,12 @@
 -- List a user's live tokens (of one application, when given), newest first, from a cursor; drops ids
 -- whose record expired.
 -- KEYS: [1] the user's live index (u:)
--- ARGV: [1] tag, [2] limit, [3] cursor insert instant ('' = from the newest), [4] cursor id,
---       [5] tenant id ('' = any), [6] the user id, [7] application id ('' = any)
--- Returns: { more (0|1), the rows joined by \1 ('' for none) }: a row a token, its id, u, a, tn,
--- ii, si, x, la, lad, m joined by NUL (none can hold either: ids are UUIDs, instants digits, lad an
--- address, m JSON, which escapes control characters).
+-- ARGV: [1] tag, [2] limit, [3] cursor insert instant ('' = from the newest), [4] cursor id (as
+--       stored: keys.stored_id), [5] tenant id ('' = any), [6] the user id, [7] application id ('' = any),
+--       [8] the cursor id in its canonical form, which a record written before keeps (and indexes)
+-- Returns: { more (0|1), the rows joined by \1 ('' for none) }: a row a token, its id (as stored), u,
+-- a, tn, ii, si, x, la, lad, m joined by NUL (none can hold either: ids are UUIDs or base64url,
+-- instants digits, lad an address, m JSON, which escapes control characters).
 -- Cursor: tokens strictly older than (instant, id) in the order (insert instant desc, id desc).
 -- (One string for them all: Redis converts each element of a reply into Lua and back, ~0.4 us
 -- each, and the client parses each.)
@@ -22,6 +23,8 @@ local KEPT, KEPT_MS = 100, 600000
 local now = now_ms()
 local limit, tenant, user = tonumber(ARGV[2]), ARGV[5], ARGV[6]
 local cursor, after = ARGV[3] ~= '', ARGV[4]
+-- a cursor at a token of a record written before: its id as its index holds it (ties are skipped by it)
+if cursor and ARGV[8] ~= after and redis.call('ZSCORE', KEYS[1], ARGV[8]) then after = ARGV[8] end
 local app = ARGV[7]
 local whole = not cursor and app == ''
 if whole then
