@@ -10,11 +10,12 @@ import pytest
 
 from app.store import keys
 from tests.api.helpers import KEY, mint, new_application, user
+from tests.store.store_kit import hash_fields
 
 
 def _record(redis_client: Any, token_id: str) -> dict[str, str]:
     tag = keys.TAGS[int(token_id[-1], 16)]
-    record = dict(redis_client.hgetall(keys.record(tag, token_id)))
+    record = hash_fields(redis_client, keys.record(tag, token_id))
     record["a"] = redis_client.hget(keys.app_codes(tag), record["c"]).split()[0]  # by its code in the bucket
     record.setdefault("tn", redis_client.hget(keys.app_tenants(tag), record["a"]))  # left out: the bucket's map has it
     return record

@@ -15,7 +15,7 @@ from tests.api.helpers import KEY, mint, user
 from tests.api.test_graph_and_elastic import bury
 from tests.api.test_rotation import exchange, one_time_app
 from tests.conftest import make_settings
-from tests.store.store_kit import imported_value
+from tests.store.store_kit import hash_fields, imported_value
 
 
 def session_client(redis_server, **settings):
@@ -28,7 +28,7 @@ def pointers_to(redis_client, token_id: str) -> int:
 
 def history(redis_client, token_id: str) -> list[str]:
     """The ring of retired values a one-time session's record keeps (exchange.lua)."""
-    record = redis_client.hgetall(keys.record(keys.TAGS[int(token_id[-1], 16)], token_id))
+    record = hash_fields(redis_client, keys.record(keys.TAGS[int(token_id[-1], 16)], token_id))
     return [value for field, value in record.items() if field[0] == "h" and field[1:].isdigit()]
 
 
@@ -76,13 +76,13 @@ def test_rotating_the_whole_history_within_the_window_is_refused_and_changes_not
     for _ in range(3):
         values.append(exchange(client, values[-1]).json["refreshToken"])
     record = keys.record(keys.TAGS[int(token_id[-1], 16)], token_id)
-    before = redis_client.hgetall(record)
+    before = hash_fields(redis_client, record)
 
     refused = exchange(client, values[-1])
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 600
     assert refused.json["generalErrors"][0]["code"] == "[tooManyRequests]"
-    assert redis_client.hgetall(record) == before  # not rotated, not even its last access
+    assert hash_fields(redis_client, record) == before  # not rotated, not even its last access
     assert pointers_to(redis_client, token_id) == 3
 
     # the first retired value is still recognised: its holder's return is reuse, and revokes the session

@@ -24,6 +24,23 @@ DAY = "F:86400000"
 ACCESS_TTL_MS = 3_600_000
 
 
+def hash_fields(client: redis.Redis, key: str) -> dict[str, str]:
+    """A hash as text, whatever its values' bytes: a record's u (its user id's 16 bytes) as its
+    canonical text, and for a record its expiry x (its key's: a record keeps none of its own)."""
+    raw = client.execute_command("HGETALL", key, NEVER_DECODE=True)
+    pairs = dict(zip(raw[::2], raw[1::2], strict=True)) if isinstance(raw, list) else dict(raw)
+    out = {}
+    for field, value in pairs.items():
+        name = field.decode() if isinstance(field, bytes) else field
+        if name == "u" and isinstance(value, bytes) and len(value) == 16:
+            out[name] = str(uuid.UUID(bytes=value))
+        else:
+            out[name] = value.decode() if isinstance(value, bytes) else value
+    if key.startswith("rt:") and pairs:
+        out["x"] = str(client.pexpiretime(key))
+    return out
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -209,7 +226,7 @@ class Kit:
             if kind == "string":
                 value: Any = self.redis.get(key)
             elif kind == "hash":
-                value = self.redis.hgetall(key)
+                value = hash_fields(self.redis, key)
             elif kind == "zset":
                 value = self.redis.zrange(key, 0, -1, withscores=True)
             elif kind == "set":

@@ -412,6 +412,46 @@ def test_a_record_names_its_application_by_its_buckets_code_and_one_naming_it_by
     assert [e.get("a") for e in kit.events(user) if e["t"] == "jwt.refresh-token.revoke"][-1:] == ["app-y"]
 
 
+def test_expired_tokens_leave_their_applications_index_when_it_next_takes_one(kit: Kit) -> None:
+    """Nothing else removes them (a revoke of the application aside): an application's index would
+    otherwise keep every token the application ever had."""
+    user = new_user()
+    keeper = kit.mint(user)  # a day: the index itself lives on
+    short = [kit.mint(user, policy="F:20") for _ in range(3)]
+    index = keys.app_index(tag_of_user(user), "app-1")
+    assert kit.redis.zcard(index) == 4
+    time.sleep(0.05)
+    assert all(not kit.redis.exists(keys.record(t.tag, t.token_id)) for t in short)
+
+    fresh = kit.mint(user)
+
+    assert sorted(kit.redis.zrange(index, 0, -1)) == sorted(keys.stored_id(t.token_id) for t in (keeper, fresh))
+    assert kit.store.live_counts(["app-1"], now_ms()) == {"app-1": 2}
+
+
+def test_a_record_keeps_no_expiry_of_its_own_its_keys_expiry_is_the_tokens(kit: Kit) -> None:
+    """13 bytes less a record: x is its key's expiry, which mint sets and a sliding exchange moves (a
+    record written before also holds an x, always that instant: not read)."""
+    user, now = new_user(), now_ms()
+    token, older = kit.mint(user, policy="S:60000"), kit.mint(user, policy="S:60000")
+    record = keys.record(token.tag, token.token_id)
+    assert not kit.redis.hexists(record, "x")
+    assert kit.redis.pexpiretime(record) == token.expiry == kit.store.get(token.token_id).expiry
+    kit.redis.hset(keys.record(older.tag, older.token_id), "x", older.expiry)  # as written before
+
+    time.sleep(0.005)
+    for t in (token, older):
+        slid = kit.exchange(t)
+        assert slid.expiry > t.expiry and slid.expiry >= now + 60000
+        assert kit.redis.pexpiretime(keys.record(t.tag, t.token_id)) == slid.expiry
+        assert kit.store.get(t.token_id).expiry == slid.expiry
+        assert [
+            r.expiry
+            for r in kit.store.list_tokens(user, None, tenant="", limit=10, cursor=None)[0]
+            if r.token_id == t.token_id
+        ] == [slid.expiry]
+
+
 def test_a_fixed_policy_record_keeps_no_policy_and_one_written_with_it_still_never_slides(kit: Kit) -> None:
     user = new_user()
     token, older, oldest = (kit.mint(user, policy="F:2592000000") for _ in range(3))

@@ -33,7 +33,7 @@ local FIELDS = { 'u', 'c', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', '
 local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 9)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
-f = f or redis.call('HMGET', rk, unpack(FIELDS))
+f = f or read_record(rk, FIELDS)
 if not f[1] then return { 'invalid', 'unknown' } end
 f[2] = app_of(f[2], rk)
 f[3] = tenant_of(f[2], f[3])
@@ -130,7 +130,7 @@ end
 if kind == 'F' then  -- a fixed life: start and expiry stay as they are
   redis.call('HSET', rk, 'la', int(now), 'lad', ARGV[4])
 else
-  redis.call('HSET', rk, 'la', int(now), 'lad', ARGV[4], 'si', int(si), 'x', int(x))
+  redis.call('HSET', rk, 'la', int(now), 'lad', ARGV[4], 'si', int(si))  -- (x: the key's expiry, moved above)
 end
 forget_listing(f[1])
 emit(ARGV[7], 'jwt.refresh', ARGV[8], 1, 0, { id }, owner)

@@ -14,7 +14,7 @@
 --          with its own revoke event.
 local now = now_ms()
 local n = tonumber(ARGV[5])
-local out, ids, users = { now }, {}, {}
+local out, ids, users, trimmed = { now }, {}, {}, {}
 local seen = {}
 for i = 0, n - 1 do
   local b = 6 + i * 12
@@ -42,11 +42,12 @@ for i = 0, n - 1 do
   local limit, policy = string.match(ARGV[b + 11], '^(%d+):(%a)$')
   if limit and policy == 'E' then evict_oldest(u, a, tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
   -- a start instant equal to the insert instant and empty metaData are left out (readers default them),
-  -- and so is a fixed policy (pl absent: 'F'; x holds its end), and the application is its bucket's
-  -- code (app_of): with FusionAuth's 30 days a record's listpack is 111 bytes, a 112-byte allocation
-  -- (with pl "F:<ttl>" it was 225, 256; with pl "F" and the application's id in a 151, 160)
+  -- and so is a fixed policy (pl absent: 'F'; the key's expiry holds its end), the expiry itself
+  -- (read_record), and the application is its bucket's code (app_of): with FusionAuth's 30 days a
+  -- record's listpack is 95 bytes, a 96-byte allocation (with pl "F:<ttl>" it was 225, 256; with pl
+  -- "F" and the application's id in a 151, 160; with x 108, 112)
   local keeps = keeps_tenant(a, tn)
-  local fields = { 'u', u, 'c', code_of(a), 'ii', int(ii), 'x', int(x), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
+  local fields = { 'u', u, 'c', code_of(a), 'ii', int(ii), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
   if kind ~= 'F' then fields[#fields + 1], fields[#fields + 2] = 'pl', pl end
   -- and the tenant, when the bucket's map names it for the application (see tenant_of)
   if keeps then fields[#fields + 1], fields[#fields + 2] = 'tn', tn end
@@ -58,7 +59,14 @@ for i = 0, n - 1 do
   if here == '1' then redis.call('SET', k_pointer(dg), id, 'PXAT', int(x)) end
   redis.call('ZADD', k_user(u), int(ii), id)
   extend(k_user(u), x)
-  redis.call('ZADD', k_app(a), int(x), id)  -- scored by expiry: live members are counted in O(log n)
+  -- scored by expiry: live members are counted in O(log n), and the expired leave it here, once a
+  -- call (nothing else removes them but a revoke of the application: an application that never is
+  -- would keep every token it ever had, ~120 bytes each)
+  if not trimmed[a] then
+    redis.call('ZREMRANGEBYSCORE', k_app(a), '-inf', int(now))
+    trimmed[a] = true
+  end
+  redis.call('ZADD', k_app(a), int(x), id)
   extend(k_app(a), x)
   out[#out + 1] = x
   ids[#ids + 1] = id

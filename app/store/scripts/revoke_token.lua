@@ -13,7 +13,7 @@ local FIELDS = { 'u', 'c', 'x', 'rv', 'tn', 'ii', 'cd' }
 local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 7)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'missing' } end
-f = f or redis.call('HMGET', rk, unpack(FIELDS))
+f = f or read_record(rk, FIELDS)
 if not f[1] or f[4] then return { 'missing' } end
 f[2] = app_of(f[2], rk)
 f[5] = tenant_of(f[2], f[5])
