@@ -171,6 +171,13 @@ def public_id(stored: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def user_bytes(user_id: str) -> bytes | str:
+    """A user id as a token's record keeps it: a canonical UUID's 16 bytes (20 bytes less a record than
+    its text; user_text in scripts/_lib.lua gives the text back). Any other text (never expected: the
+    API takes canonical UUIDs) is kept as it is."""
+    return bytes.fromhex(user_id.replace("-", "")) if is_canonical_uuid(user_id) else user_id
+
+
 def is_stored_id(value: str) -> bool:
     """Whether a text is a token id in the form stored_id gives (22 base64url characters naming 16 bytes)."""
     return len(value) == STORED_LENGTH and _STORED.fullmatch(value) is not None

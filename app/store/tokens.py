@@ -168,6 +168,7 @@ class RefreshTokenStore:
                 jsontext.dumps(t.meta, caller_json=True).decode(),
                 t.one_time,
                 t.session_limit,
+                keys.user_bytes(t.user_id),  # what the record keeps (user_text in _lib.lua)
             ]
         return args
 

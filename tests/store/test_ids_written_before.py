@@ -1,9 +1,12 @@
 """Redis keeps a token id in 22 characters (keys.stored_id: its record's key, its index members, its
-pointers, its events); a record written before keeps its id whole (36 characters), and keeps working:
-found by value and by id, exchanged, listed (and paged past), revoked every way, counted and buried,
-always named by its canonical id."""
+pointers, its events), and a record its user's id in 16 bytes and no expiry field; a record written
+before keeps its id whole (36 characters), its user's id as text and an expiry field x, and keeps
+working: found by value and by id, exchanged, listed (and paged past), revoked every way, counted and
+buried, always named by its canonical id."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -13,10 +16,13 @@ from tests.store.store_kit import Kit, event_json, new_user, next_value, now_ms,
 
 
 def written_before(kit: Kit, token_id: str, user: str, application: str = "app-1") -> None:
-    """Rewrite a token as an earlier version kept it: its record, and its members in its user's and its
-    application's indexes, under its whole id (and its user's kept listing forgotten)."""
+    """Rewrite a token as an earlier version kept it: its record (its user's id as text, its expiry in
+    x), and its members in its user's and its application's indexes, under its whole id (and its user's
+    kept listing forgotten)."""
     tag, stored = tag_of_user(user), keys.stored_id(token_id)
-    kit.redis.rename(keys.record(tag, stored), keys.record_written_before(tag, stored))
+    record = keys.record(tag, stored)
+    kit.redis.hset(record, mapping={"u": user, "x": kit.redis.pexpiretime(record)})
+    kit.redis.rename(record, keys.record_written_before(tag, stored))
     for index in (keys.user_index(tag, user), keys.app_index(tag, application)):
         score = kit.redis.zscore(index, stored)
         assert score is not None
@@ -31,6 +37,9 @@ def test_a_new_token_is_kept_under_its_short_id_everywhere_and_answered_whole(an
     tag, stored = tag_of_user(user), keys.stored_id(token.token_id)
     assert len(stored) == 22 and token.value.startswith(stored)
     assert any_kit.redis.exists(f"rt:{tag}:{stored}") and not any_kit.redis.exists(f"rt:{tag}:{token.token_id}")
+    raw = any_kit.redis.execute_command("HGETALL", f"rt:{tag}:{stored}", NEVER_DECODE=True)
+    raw = dict(zip(raw[::2], raw[1::2], strict=True)) if isinstance(raw, list) else raw
+    assert raw[b"u"] == uuid.UUID(user).bytes and b"x" not in raw  # 16 bytes; the key's expiry is its x
     assert any_kit.redis.zrange(keys.user_index(tag, user), 0, -1) == [stored]
     assert any_kit.redis.zrange(keys.app_index(tag, "app-1"), 0, -1) == [stored]
     (create,) = any_kit.events(user)

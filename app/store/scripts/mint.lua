@@ -1,12 +1,13 @@
 -- Create refresh-token records (one mint, or an import batch of one bucket) and their event.
 -- KEYS: none besides those derived from the tag (the bucket's stream and the records' keys).
 -- ARGV: [1] tag, [2] stream max length, [3] event type, [4] event JSON, [5] n,
---       then n groups of 12: id, digest, pointer (1: write the value's digest pointer, in this bucket;
+--       then n groups of 13: id, digest, pointer (1: write the value's digest pointer, in this bucket;
 --       0: none here: its pointer is in another bucket; n: none, the value names this token, and the
 --       record keeps only the start of its digest, see same_digest), user, app, tenant,
 --       insert instant ('' = now), start instant ('' = now), policy, metaData JSON,
 --       one-time use ('' = reusable, else "<grace ms>:<revoke on reuse 1|0>"),
---       session limit ('' = none, else "<maximum>:<E (evict oldest) | R (reject new)>")
+--       session limit ('' = none, else "<maximum>:<E (evict oldest) | R (reject new)>"),
+--       the user id's 16 bytes (what the record keeps: user_text)
 --       policy: "F:<ttl ms>" | "S:<ttl ms>" | "M:<ttl ms>:<max ms>"
 -- Returns: { now, expiry of each token..., } or { 'duplicate', index } when a digest exists
 --          (or repeats within the call), or { 'limit', index } when a session limit refuses a
@@ -17,7 +18,7 @@ local n = tonumber(ARGV[5])
 local out, ids, users, trimmed = { now }, {}, {}, {}
 local seen = {}
 for i = 0, n - 1 do
-  local b = 6 + i * 12
+  local b = 6 + i * 13
   local dg = ARGV[b + 1]
   if seen[dg] or (ARGV[b + 2] == '1' and redis.call('EXISTS', k_pointer(dg)) == 1) then
     return { 'duplicate', i }
@@ -29,7 +30,7 @@ for i = 0, n - 1 do
   end
 end
 for i = 0, n - 1 do
-  local b = 6 + i * 12
+  local b = 6 + i * 13
   local id, dg, here, u, a, tn = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   -- a token minted in the millisecond of a valid-from reset, after it, is stamped just past it
   local ii = tonumber(ARGV[b + 6]) or math.max(now, valid_from(u, a) + 1)
@@ -47,7 +48,7 @@ for i = 0, n - 1 do
   -- record's listpack is 95 bytes, a 96-byte allocation (with pl "F:<ttl>" it was 225, 256; with pl
   -- "F" and the application's id in a 151, 160; with x 108, 112)
   local keeps = keeps_tenant(a, tn)
-  local fields = { 'u', u, 'c', code_of(a), 'ii', int(ii), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
+  local fields = { 'u', ARGV[b + 12], 'c', code_of(a), 'ii', int(ii), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
   if kind ~= 'F' then fields[#fields + 1], fields[#fields + 2] = 'pl', pl end
   -- and the tenant, when the bucket's map names it for the application (see tenant_of)
   if keeps then fields[#fields + 1], fields[#fields + 2] = 'tn', tn end
