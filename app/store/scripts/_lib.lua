@@ -71,33 +71,33 @@ local function k_listing(u) return 'lk:' .. TAG .. ':' .. u end
 
 -- A record keeps its user's id as its 16 bytes (field u; mint.lua's caller gives them): 20 bytes less
 -- than its text, which with no x (below) makes a record's listpack 75 bytes, an 80-byte allocation
--- (bench/memory.py). Its text again, in ~1 us; a record written before keeps the text, given as it is.
-local UUID_TEXT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+-- (bench/memory.py). Its text again (~0.9 us; with Lua's struct library, which Redis has and the
+-- embedded store's Lua lacks: 16 bytes formatted one by one take ~1.5); a record written before keeps
+-- the text, given as it is.
 local function user_text(u)
-  if u and #u == 16 then return string.format(UUID_TEXT, string.byte(u, 1, 16)) end
-  return u
+  if not u or #u ~= 16 then return u end
+  if struct then
+    return string.format('%08x-%04x-%04x-%04x-%04x%08x', struct.unpack('>I4I2I2I2I2I4', u))
+  end
+  return string.format('%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x', string.byte(u, 1, 16))
 end
 
 -- A record keeps no expiry field: its key's expiry is the token's (mint.lua sets it, a sliding
--- exchange moves it; a tombstone keeps it), 13 bytes less a record. read_record is HMGET rk names,
--- but for the name 'x' (at most one, its position kept), answered with the key's expiry as digits
--- (false: no such key), and u (first, when asked) given as text (user_text). A record written before
--- also holds a field x, always that same instant: it is not read.
-local function read_record(rk, names)
-  local rest, at = {}, nil
-  for i = 1, #names do
-    if names[i] == 'x' then at = i else rest[#rest + 1] = names[i] end
-  end
-  local f = redis.call('HMGET', rk, unpack(rest))
-  if at then
+-- exchange moves it; a tombstone keeps it), 13 bytes less a record. read_record is HMGET rk names
+-- (u first, when asked: given as text, user_text), with the key's expiry (as digits; false: no such
+-- key) put at position x_at when given, as if x were a field there. A record written before also
+-- holds a field x, always that same instant: it is not read.
+local function read_record(rk, names, x_at)
+  local f = redis.call('HMGET', rk, unpack(names))
+  if x_at then
     local x = redis.call('PEXPIRETIME', rk)
-    table.insert(f, at, x > 0 and int(x) or false)
+    table.insert(f, x_at, x > 0 and int(x) or false)
   end
   if names[1] == 'u' then f[1] = user_text(f[1]) end
   return f
 end
--- the fields a revoke reads (revoke_fields)
-local REVOKE_FIELDS = { 'u', 'c', 'x', 'rv', 'tn', 'ii' }
+-- the fields a revoke reads, and x third (revoke_fields: u, c, x, rv, tn, ii)
+local REVOKE_FIELDS = { 'u', 'c', 'rv', 'tn', 'ii' }
 
 -- A token's tenant: its record's tn when it has one, else its application's, as the bucket's map
 -- at:{t} (application -> tenant) names it. An application's tenant never changes, so mint.lua leaves
@@ -286,7 +286,7 @@ local AT_ONCE = {
 -- Revoke one record: 1 revoked now, 0 already dead, -1 missing or expired (revoke_fields).
 local function revoke_record(id, now, dead)
   local rk = k_record(id)
-  local f = read_record(rk, REVOKE_FIELDS)
+  local f = read_record(rk, REVOKE_FIELDS, 3)
   if not f[1] then return -1 end
   f[2] = app_of(f[2], rk)
   return revoke_fields(id, rk, f, valid_from(f[1], f[2]), now, AT_ONCE, dead)
@@ -325,7 +325,7 @@ local function revoke_many(index, members, now, tenant, cap)
   local n, previously, ids, latest = 0, 0, {}, 0
   for _, id in ipairs(members) do
     local rk = k_record(id)
-    local f = read_record(rk, REVOKE_FIELDS)
+    local f = read_record(rk, REVOKE_FIELDS, 3)
     f[2] = app_of(f[2], rk)
     if not f[1] then
       ops.remove(index, id)
@@ -484,7 +484,7 @@ local function live_ids(u, a, now)
   local out, index, probe = {}, k_user(u), user_in(u, k_app(a))
   local from
   for _, id in ipairs(redis.call('ZRANGE', probe, 0, -1)) do
-    local f = read_record(k_record(id), { 'x', 'ii' })
+    local f = read_record(k_record(id), { 'ii' }, 1)  -- x, ii
     if f[1] and tonumber(f[1]) > now then
       from = from or valid_from(u, a)
       if tonumber(f[2]) > from then out[#out + 1] = id end
@@ -561,13 +561,13 @@ end
 -- The record the caller names by key (rt:{t}:<id in the short form>) and its `fields` (the first one
 -- every record has: u): that record's, or, when it has none, those of a record written before under
 -- the id's whole form. Returns the key read and the fields (all nil: neither exists).
-local function read_given(key, fields)
-  local f = read_record(key, fields)
+local function read_given(key, fields, x_at)
+  local f = read_record(key, fields, x_at)
   if f[1] then return key, f end
   local whole = whole_id(id_of(key))
   if not whole then return key, f end
   local before = k_record(whole)
-  local g = read_record(before, fields)
+  local g = read_record(before, fields, x_at)
   if g[1] then return before, g end
   return key, f
 end
@@ -587,17 +587,18 @@ local FOUND_BY = nil
 -- imported from elsewhere): modes 'd'/'v' return ('redirect', id), for the caller to call again in
 -- that bucket (a Cluster script may touch only its own slot); modes 'D'/'V', sent to a single Redis
 -- where any key is at hand, go on there, in the record's bucket (TAG), saving the round trip.
--- `fields` are the record's fields the caller reads next (u first), `cd` among them at `at`: when the
+-- `fields` are the record's fields the caller reads next (u first; its expiry put at x_at, see
+-- read_record), `cd` among them at `at` (counted with x): when the
 -- record was found by id or is the one the value names, locate returns them as its third result (nil
 -- otherwise: read them).
-local function locate(mode, dg, fields, at)
+local function locate(mode, dg, fields, x_at, at)
   local key = KEYS[1]
   if mode == 'i' then
-    local rk, f = read_given(key, fields)
+    local rk, f = read_given(key, fields, x_at)
     return id_of(rk), rk, f
   end
   if mode == 'v' or mode == 'V' then
-    local rk, f = read_given(key, fields)
+    local rk, f = read_given(key, fields, x_at)
     if same_digest(f[at], dg) then
       NAMED = true
       return id_of(rk), rk, f

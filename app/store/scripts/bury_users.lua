@@ -19,7 +19,7 @@ while budget > 0 do
     local ids = redis.call('ZRANGE', index, 0, budget - 1)
     for _, id in ipairs(ids) do
       local rk = k_record(id)
-      local f = read_record(rk, REVOKE_FIELDS)
+      local f = read_record(rk, REVOKE_FIELDS, 3)
       f[2] = app_of(f[2], rk)
       if f[1] and not f[4] and tombstone(id, rk, f, now, AT_ONCE, dead) then buried = buried + 1 end
     end

@@ -12,7 +12,7 @@ local buried, latest = 0, 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
   redis.call('ZREM', KEYS[1], id)
   local rk = k_record(id)
-  local f = read_record(rk, { 'u', 'x', 'cd', 'pd', 'rv', 'hn' })
+  local f = read_record(rk, { 'u', 'cd', 'pd', 'rv', 'hn' }, 2)  -- u, x, cd, pd, rv, hn
   if f[1] and not f[5] then
     redis.call('ZREM', k_user(f[1]), id)
     for _, dg in ipairs({ f[3], f[4] }) do

@@ -29,11 +29,11 @@
 -- The record's fields every token may have; a one-time token's own (ou present) are read after the
 -- checks, by a second HMGET: asking for a field a record lacks costs a scan of the whole record
 -- (~2k instructions), and a reusable token, most exchanges, lacks all five.
-local FIELDS = { 'u', 'c', 'tn', 'm', 'x', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'mn' }
-local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 9)
+local FIELDS = { 'u', 'c', 'tn', 'm', 'si', 'ii', 'pl', 'cd', 'rv', 'ou', 'mn' }  -- and x fifth (read_record)
+local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 5, 9)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'invalid', 'unknown' } end
-f = f or read_record(rk, FIELDS)
+f = f or read_record(rk, FIELDS, 5)
 if not f[1] then return { 'invalid', 'unknown' } end
 f[2] = app_of(f[2], rk)
 f[3] = tenant_of(f[2], f[3])

@@ -9,9 +9,9 @@
 -- access token; 0 (with [2]) when the record is missing or [2] is not its current value's digest
 -- (for a value naming this token: then its pointer, if any, decides).
 local only_live = ARGV[4] == '1'
-local FIELDS = { 'u', 'c', 'x', 'ii', 'rv', 'cd', 'tn', 'si', 'la', 'lad', 'm', 'mn' }
-if only_live then FIELDS = { 'u', 'c', 'x', 'ii', 'rv', 'cd' } end
-local rk, f = read_given(KEYS[1], FIELDS)
+local FIELDS = { 'u', 'c', 'ii', 'rv', 'cd', 'tn', 'si', 'la', 'lad', 'm', 'mn' }  -- and x third (read_record)
+if only_live then FIELDS = { 'u', 'c', 'ii', 'rv', 'cd' } end
+local rk, f = read_given(KEYS[1], FIELDS, 3)
 f[2] = app_of(f[2], rk)
 if ARGV[2] ~= '' and not same_digest(f[6], ARGV[2]) then return 0 end
 if not f[1] or f[5] or tonumber(f[3]) <= now_ms() then return {} end

@@ -20,7 +20,7 @@
 -- forgets it (forget_listing in _lib.lua). A listing reads each record (~4 us of Redis a token);
 -- this reads one key. (lc:, a list an earlier version kept, is no longer read.)
 local KEPT, KEPT_MS = 100, 600000
-local ROW = { 'u', 'c', 'tn', 'ii', 'si', 'x', 'la', 'lad', 'm', 'rv', 'mn' }  -- a record's fields a row shows
+local ROW = { 'u', 'c', 'tn', 'ii', 'si', 'la', 'lad', 'm', 'rv', 'mn' }  -- a record's fields a row shows, and x sixth
 local now = now_ms()
 local limit, tenant, user = tonumber(ARGV[2]), ARGV[5], ARGV[6]
 local cursor, after = ARGV[3] ~= '', ARGV[4]
@@ -86,7 +86,7 @@ while true do
     local id = page[i]
     if not (cursor and tonumber(page[i + 1]) == at and id >= after) then
       local rk = k_record(id)
-      local f = read_record(rk, ROW)
+      local f = read_record(rk, ROW, 6)
       f[2] = app_of(f[2], rk)
       if not f[1] or tonumber(f[6]) <= now then
         redis.call('ZREM', KEYS[1], id)

@@ -9,11 +9,11 @@
 -- A tombstone, an expired token, one a valid-from watermark or a revoke of its user killed, another owner's or tenant's
 -- token, or an old rotated value are all 'missing' (404), as FusionAuth answers.
 -- One read of the record serves the checks and the revoke (fields in revoke_fields's order).
-local FIELDS = { 'u', 'c', 'x', 'rv', 'tn', 'ii', 'cd' }
-local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 7)
+local FIELDS = { 'u', 'c', 'rv', 'tn', 'ii', 'cd' }  -- and x third (read_record)
+local id, rk, f = locate(ARGV[2], ARGV[3], FIELDS, 3, 7)
 if id == 'redirect' then return { 'redirect', rk } end
 if not id then return { 'missing' } end
-f = f or read_record(rk, FIELDS)
+f = f or read_record(rk, FIELDS, 3)
 if not f[1] or f[4] then return { 'missing' } end
 f[2] = app_of(f[2], rk)
 f[5] = tenant_of(f[2], f[5])
