@@ -65,6 +65,7 @@ Configuration (small, cached per process; not on a token's slot):
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 import secrets
@@ -169,6 +170,23 @@ def public_id(stored: str) -> str:
         return stored
     h = urlsafe_b64decode(stored + "==").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def public_ids(stored: list[str]) -> list[str]:
+    """public_id of each, in one base64 decoding when all are in the short form (a user's revoke answers
+    with up to 1,000: ~0.65 ms instead of ~1 ms). Each 22-character id and "AA" are 24 characters,
+    18 bytes: its 16, then two zero bytes (its last character's four spare bits are zero)."""
+    if not stored or not all(len(s) == STORED_LENGTH for s in stored):
+        return [public_id(s) for s in stored]
+    raw = binascii.a2b_base64(("AA".join(stored) + "AA").translate(_TO_STANDARD)).hex()
+    out = []
+    for k in range(0, len(raw), 36):
+        h = raw[k : k + 32]
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
 
 
 def user_bytes(user_id: str) -> bytes | str:

@@ -86,7 +86,7 @@ class RevokeCount:
 def split_ids(joined: str) -> list[str]:
     """The token ids a bulk revoke script answers with, joined by commas (see emit in _lib.lua), in
     their canonical form."""
-    return [keys.public_id(i) for i in joined.split(",")] if joined else []
+    return keys.public_ids(joined.split(",")) if joined else []
 
 
 class SessionLimitReached(Exception):

@@ -140,7 +140,7 @@ class WatermarkStore:
                 command += [name, value]
             writes.append((None, [stream], command))
         self._revoking(writes)
-        return RevokeCount(invalidated, previously, [keys.public_id(i) for i in ids])
+        return RevokeCount(invalidated, previously, keys.public_ids(ids))
 
     def deny_access_token(self, jti: str, expiry_ms: int) -> bool:
         """Deny one access token until it expires; False when it was denied already."""

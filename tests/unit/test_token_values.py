@@ -42,6 +42,15 @@ def test_an_id_as_redis_keeps_it_is_its_16_bytes_in_base64url_and_names_its_buck
     assert not keys.is_stored_id(keys.stored_id(keys.new_token_id(0))[:21] + "B")
 
 
+def test_many_stored_ids_are_named_whole_at_once_as_one_by_one() -> None:
+    ids = [keys.new_token_id(b % keys.BUCKETS) for b in range(300)]
+    stored = [keys.stored_id(i) for i in ids]
+    assert keys.public_ids(stored) == ids
+    assert keys.public_ids(stored[:1]) == ids[:1] and keys.public_ids([]) == []
+    mixed = stored[:5] + [ids[5]] + stored[6:9]  # an id a record written before kept whole among them
+    assert keys.public_ids(mixed) == ids[:9]
+
+
 def test_a_steady_mark_costs_no_randomness() -> None:
     """The mark is the last character's spare low bit: the 32 random bytes decode the same."""
     for _ in range(200):
