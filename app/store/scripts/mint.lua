@@ -44,9 +44,10 @@ for i = 0, n - 1 do
   if limit and policy == 'E' then evict_oldest(u, a, tonumber(limit) - 1, now, ARGV[2], ARGV[4]) end
   -- a start instant equal to the insert instant and empty metaData are left out (readers default them),
   -- and so is a fixed policy (pl absent: 'F'; the key's expiry holds its end), the expiry itself
-  -- (read_record), and the application is its bucket's code (app_of): with FusionAuth's 30 days a
-  -- record's listpack is 95 bytes, a 96-byte allocation (with pl "F:<ttl>" it was 225, 256; with pl
-  -- "F" and the application's id in a 151, 160; with x 108, 112)
+  -- (read_record), the application is its bucket's code (app_of) and the user's id its 16 bytes
+  -- (user_text): with FusionAuth's 30 days a record's listpack is 75 bytes, an 80-byte allocation
+  -- (with pl "F:<ttl>" it was 225, 256; with pl "F" and the application's id in a 151, 160; with x
+  -- and the user's id as text 108, 112)
   local keeps = keeps_tenant(a, tn)
   local fields = { 'u', ARGV[b + 12], 'c', code_of(a), 'ii', int(ii), 'cd', here == 'n' and string.sub(dg, 1, DIGEST_KEPT) or dg }
   if kind ~= 'F' then fields[#fields + 1], fields[#fields + 2] = 'pl', pl end
