@@ -69,7 +69,7 @@ def build(
 def read(fields: dict[str, str]) -> dict[str, Any]:
     """One stream entry as an event: the static JSON plus what the atomic step counted."""
     event: dict[str, Any] = json.loads(fields["d"])
-    ids = [keys.public_id(i) for i in fields.get("ids", "").split(",") if i]  # as stored: keys.stored_id
+    ids = keys.public_ids([i for i in fields.get("ids", "").split(",") if i])  # as stored: keys.stored_id
     if event.get("type", fields["t"]) != fields["t"] and "id" in event:
         # one step's JSON stood for another event too (a reuse found by an exchange, a session
         # evicted by a mint): that event gets an id of its own, derived so it is stable.

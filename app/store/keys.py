@@ -150,14 +150,12 @@ def named_id(token: str) -> str | None:
     return public_id(token[:NAMING_LENGTH])
 
 
-STORED_LENGTH = 22  # a token id as Redis keeps it: its 16 bytes in base64url
-
-
 def stored_id(token_id: str) -> str:
     """A token id as Redis keeps it (record key, index members, pointers, events): a canonical id's 16
-    bytes in base64url, 22 characters (a 36-character id cost a token ~55 bytes more across its record's
-    key and its two indexes: bench/memory.py). Any other text (a stored id already, or an id a record
-    written before kept whole) is given back unchanged."""
+    bytes in base64url, NAMING_LENGTH characters, what a value minted here starts with (a 36-character
+    id cost a token ~55 bytes more across its record's key and its two indexes: bench/memory.py). Any
+    other text (a stored id already, or an id a record written before kept whole) is given back
+    unchanged."""
     if len(token_id) != 36:
         return token_id
     return urlsafe_b64encode(bytes.fromhex(token_id.replace("-", ""))).rstrip(b"=").decode()
@@ -166,7 +164,7 @@ def stored_id(token_id: str) -> str:
 def public_id(stored: str) -> str:
     """A token id as Redis keeps it, in its canonical form (what every answer and event names). An id a
     record written before kept whole (36 characters) is that form already."""
-    if len(stored) != STORED_LENGTH:
+    if len(stored) != NAMING_LENGTH:
         return stored
     h = urlsafe_b64decode(stored + "==").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -179,7 +177,7 @@ def public_ids(stored: list[str]) -> list[str]:
     """public_id of each, in one base64 decoding when all are in the short form (a user's revoke answers
     with up to 1,000: ~0.65 ms instead of ~1 ms). Each 22-character id and "AA" are 24 characters,
     18 bytes: its 16, then two zero bytes (its last character's four spare bits are zero)."""
-    if not stored or not all(len(s) == STORED_LENGTH for s in stored):
+    if not stored or not all(len(s) == NAMING_LENGTH for s in stored):
         return [public_id(s) for s in stored]
     raw = binascii.a2b_base64(("AA".join(stored) + "AA").translate(_TO_STANDARD)).hex()
     out = []
@@ -196,19 +194,13 @@ def user_bytes(user_id: str) -> bytes | str:
     return bytes.fromhex(user_id.replace("-", "")) if is_canonical_uuid(user_id) else user_id
 
 
-def is_stored_id(value: str) -> bool:
-    """Whether a text is a token id in the form stored_id gives (22 base64url characters naming 16 bytes)."""
-    return len(value) == STORED_LENGTH and _STORED.fullmatch(value) is not None
-
-
-_STORED = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
 _B64_INDEX = {c: i for i, c in enumerate(_B64URL)}
 
 
 def bucket_of_id(token_id: str) -> int:
     """The bucket of a token id in either form: the low nibble of its last byte (in base64url, the
     last two bits of its 21st character and the two its 22nd carries)."""
-    if len(token_id) == STORED_LENGTH:
+    if len(token_id) == NAMING_LENGTH:
         return (_B64_INDEX[token_id[20]] & 3) << 2 | _B64_INDEX[token_id[21]] >> 4
     return _HEX.index(token_id[-1])
 

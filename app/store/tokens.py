@@ -380,11 +380,8 @@ class RefreshTokenStore:
             pointed = next(found)
             currents = (next(found), next(found)) if value.token_id is not None else ()
             named = any(c is not None and keys.same_digest(str(c), value.digest) for c in currents)
-            ids.append(
-                keys.public_id(str(pointed))
-                if pointed
-                else (keys.public_id(value.token_id) if named and value.token_id else None)
-            )
+            found_id = str(pointed) if pointed else value.token_id if named else None
+            ids.append(keys.public_id(found_id) if found_id else None)
         return ids
 
     def import_tokens(

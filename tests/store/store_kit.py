@@ -218,6 +218,19 @@ class Kit:
         assert not more
         return [t.token_id for t in found]
 
+    def pages(self, user_id: str, limit: int, tenant: str = "") -> list[list[str]]:
+        """The user's listing page by page, `limit` a page, each page's token ids (each page's last
+        token is the next one's cursor)."""
+        pages: list[list[str]] = []
+        cursor = None
+        while True:
+            found, more = self.store.list_tokens(user_id, None, tenant=tenant, limit=limit, cursor=cursor)
+            pages.append([t.token_id for t in found])
+            if not more:
+                return pages
+            cursor = (found[-1].insert_instant, found[-1].token_id)
+            assert len(pages) < 100
+
     def dump(self) -> dict[str, tuple[str, Any]]:
         """Every key (SCAN) with its type and whole contents."""
         out: dict[str, tuple[str, Any]] = {}

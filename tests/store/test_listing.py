@@ -42,18 +42,6 @@ def _as_stored(kit: Kit, token: Token, app: str, tenant: str, address: str | Non
     )
 
 
-def _pages(kit: Kit, user: str, limit: int, tenant: str = "") -> list[list[str]]:
-    pages: list[list[str]] = []
-    cursor = None
-    while True:
-        found, more = kit.store.list_tokens(user, None, tenant=tenant, limit=limit, cursor=cursor)
-        pages.append([t.token_id for t in found])
-        if not more:
-            return pages
-        cursor = (found[-1].insert_instant, found[-1].token_id)
-        assert len(pages) < 100
-
-
 def _newest_first(tokens: list[Token]) -> list[str]:
     return [t.token_id for t in tokens]
 
@@ -136,7 +124,7 @@ def test_paging_skips_the_ids_tied_with_the_cursor_and_keeps_to_the_tenant_and_l
     dead = sorted(tied, key=lambda t: t.token_id)[2]  # in the middle of the tied ones
     any_kit.redis.delete(_record(any_kit, dead))
 
-    pages = _pages(any_kit, user, 2, tenant="tenant-1")
+    pages = any_kit.pages(user, 2, tenant="tenant-1")
 
     tied_live = [t.token_id for t in tied if t is not dead]
     # ties in the order of their ids as Redis keeps them (keys.stored_id), descending

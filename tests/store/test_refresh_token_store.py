@@ -299,17 +299,6 @@ def _import_at(kit: Kit, user: str, instants: list[int], application_id: str = "
     return [t.token_id for t in kit.import_tokens(prepared)]
 
 
-def _page_through(kit: Kit, user: str, limit: int) -> list[list[str]]:
-    pages, cursor = [], None
-    while True:
-        found, more = kit.store.list_tokens(user, None, tenant="", limit=limit, cursor=cursor)
-        pages.append([t.token_id for t in found])
-        if not more:
-            return pages
-        cursor = (found[-1].insert_instant, found[-1].token_id)
-        assert len(pages) < 50
-
-
 def test_listing_returns_live_tokens_newest_first_by_insert_instant(kit: Kit) -> None:
     user, now = new_user(), now_ms()
     ids = _import_at(kit, user, [now - 5000, now - 1000, now - 3000, now - 2000, now - 4000])
@@ -337,7 +326,7 @@ def test_paging_three_at_a_time_returns_every_token_once_in_order(kit: Kit) -> N
     user, now = new_user(), now_ms()
     ids = _import_at(kit, user, [now - 1000 * i for i in range(10)])
 
-    pages = _page_through(kit, user, 3)
+    pages = kit.pages(user, 3)
 
     assert [len(p) for p in pages] == [3, 3, 3, 1]
     assert [i for p in pages for i in p] == ids
@@ -349,7 +338,7 @@ def test_paging_over_tokens_with_the_same_insert_instant_returns_each_once(kit: 
     newer = _import_at(kit, user, [now - 1000] * 2)
     older = _import_at(kit, user, [now - 3000])
 
-    pages = _page_through(kit, user, 3)
+    pages = kit.pages(user, 3)
     listed = [i for p in pages for i in p]
 
     assert len(listed) == len(set(listed)) == 10

@@ -10,11 +10,17 @@
 -- (for a value naming this token: then its pointer, if any, decides).
 local only_live = ARGV[4] == '1'
 local FIELDS = { 'u', 'c', 'ii', 'rv', 'cd', 'tn', 'si', 'la', 'lad', 'm', 'mn' }  -- and x third (read_record)
-if only_live then FIELDS = { 'u', 'c', 'ii', 'rv', 'cd' } end
-local rk, f = read_given(KEYS[1], FIELDS, 3)
+local rk, f
+if only_live then
+  -- a validation asks for no expiry: a record's expiry is its key's, so a record found is unexpired
+  rk, f = read_given(KEYS[1], { 'u', 'c', 'ii', 'rv', 'cd' })
+  table.insert(f, 3, false)
+else
+  rk, f = read_given(KEYS[1], FIELDS, 3)
+end
 f[2] = app_of(f[2], rk)
 if ARGV[2] ~= '' and not same_digest(f[6], ARGV[2]) then return 0 end
-if not f[1] or f[5] or tonumber(f[3]) <= now_ms() then return {} end
+if not f[1] or f[5] or (f[3] and tonumber(f[3]) <= now_ms()) then return {} end
 if ARGV[3] ~= '' and redis.call('EXISTS', 'dj:' .. TAG .. ':' .. ARGV[3]) == 1 then return {} end
 if tonumber(f[4]) <= valid_from(f[1], f[2]) then return {} end
 if killed_with_user(f[1], f[2], id_of(rk)) then return {} end
