@@ -138,6 +138,26 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     return out
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_and_switches(pids: list[int]) -> tuple[float, int]:
+    """CPU seconds (user + system) and context switches (voluntary + not) of these processes so far,
+    all their threads counted; a process gone since counts nothing."""
+    seconds, switches = 0.0, 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds += (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    if "ctxt_switches:" in line:
+                        switches += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return seconds, switches
+
+
 @dataclass
 class Proc:
     name: str
@@ -521,7 +541,7 @@ class Bench:
         rport, self.fport, self.sport = free_port(), free_port(), free_port()
         redis_dir = self.data / "redis"
         redis_dir.mkdir()
-        redis = self.procs.start(
+        self.redis = redis = self.procs.start(
             "redis-server",
             [
                 redis_bin,
@@ -551,7 +571,7 @@ class Bench:
         )
         floor_cmd = web_command(self.args.server, "floor_app:app", self.fport)
         svc_cmd = web_command(self.args.server, "wsgi:app", self.sport)
-        floor = self.procs.start(
+        self.floor = floor = self.procs.start(
             "floor app",
             floor_cmd,
             cwd=BENCH,
@@ -622,11 +642,29 @@ class Bench:
             "--",
             *script_args,
         ]
+        server = self.service if url.startswith(self.svc_url) else self.floor
+        watched = {"server": [server.popen.pid, *(pid for pid, _ in descendants(server.popen.pid))]}
+        watched["redis"] = [self.redis.popen.pid]
+        before = {part: cpu_and_switches(pids) for part, pids in watched.items()}
+        wrk_before = os.times()
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        wrk_after = os.times()
+        after = {part: cpu_and_switches(pids) for part, pids in watched.items()}
         (self.logs / f"wrk-{name}.txt").write_text(f"$ {shlex.join(cmd)}\n\n{out.stdout}\n{out.stderr}")
         for line in out.stdout.splitlines():
             if line.startswith("BENCH_JSON "):
                 result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
+                n = max(1, result["requests"])
+                result["cpu_us"] = {part: (after[part][0] - before[part][0]) / n * 1e6 for part in watched}
+                result["cpu_us"]["wrk"] = (
+                    (
+                        (wrk_after.children_user - wrk_before.children_user)
+                        + (wrk_after.children_system - wrk_before.children_system)
+                    )
+                    / n
+                    * 1e6
+                )
+                result["server_switches"] = (after["server"][1] - before["server"][1]) / n
                 return result
         raise BenchError(f"wrk gave no result for {name} (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
 
@@ -1087,16 +1125,20 @@ class Bench:
             lines.append(f"ABORTED: {self.aborted.splitlines()[0]}")
         lines += [
             "",
-            "| row | req/s | p50 ms | p99 ms | non2xx | x floor | notes |",
-            "|---|--:|--:|--:|--:|--:|---|",
+            "| row | req/s | p50 ms | p99 ms | non2xx | x floor | CPU us a request: server / Redis / wrk "
+            "| switches | notes |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|---|",
         ]
         for row in self.rows:
             r = row.result
             rps = f"{r['rps']:.1f}" if row.serial else f"{r['rps']:.0f}"
             notes = "; ".join(row.flags)
+            cpu = r.get("cpu_us")
+            split = f"{cpu['server']:.0f} / {cpu['redis']:.0f} / {cpu['wrk']:.0f}" if cpu else "-"
+            switches = f"{r['server_switches']:.1f}" if cpu else "-"
             lines.append(
                 f"| {row.name} | {rps} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non2xx']} | "
-                f"{self.ratio(row)} | {notes} |"
+                f"{self.ratio(row)} | {split} | {switches} | {notes} |"
             )
         if self.floor_serial_p50:
             fs = m["floor_serial"]

@@ -1,0 +1,207 @@
+"""Two or more versions of the service measured side by side, rows interleaved, on one Redis.
+
+    VARIANTS='now=.;before=/tmp/old' .venv/bin/python bench/side_by_side.py
+    VARIANTS='granian=.;one-thread=.|granian --interface wsgi --port $PORT --blocking-threads 1 wsgi:app' \\
+        ROWS=exchange,mint ROUNDS=5 .venv/bin/python bench/side_by_side.py
+
+Each variant is `name=DIRECTORY` (a checkout with its own .venv: `git worktree add /tmp/old <commit>`
+and `ln -s $PWD/.venv /tmp/old/.venv` when its dependencies are the same), optionally `|WEB LINE`
+(default: that checkout's Procfile `web:` line; $PORT and ${WEB_CONCURRENCY:-2} filled in, 2 workers).
+Every variant gets its own Redis database on one redis-server of its own, an application and the same
+seeding through its own API; then each round runs every row on every variant in turn (the order
+reversed every other round), so the machine's drift hits them alike. A variant's rows are wrk
+-t2 -c32 as in bench/run.py; each is reported with the CPU its server (all processes and threads), Redis
+and wrk took a request and the server's context switches a request. The summary gives medians and
+each variant's ratio to the first. Rows: exchange (Reusable tokens, repeated), mint, validate, list.
+ROUNDS (3), DURATION (6 s a row), ROWS (exchange,mint,validate).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import run  # noqa: E402  (bench/run.py: processes, seeding, wrk)
+
+ROWS = ("exchange", "mint", "validate", "list")
+JSON_HEADER = "Content-Type: application/json"
+
+
+class Variant:
+    def __init__(self, spec: str):
+        name, _, rest = spec.partition("=")
+        directory, _, line = rest.partition("|")
+        self.name, self.dir = name.strip(), Path(directory.strip() or ".").resolve()
+        self.line = line.strip() or self._procfile_line()
+        if not (self.dir / ".venv" / "bin").is_dir():
+            raise run.BenchError(f"{self.dir} has no .venv (make install, or link this checkout's)")
+        self.data: dict[str, Any] = {}
+
+    def _procfile_line(self) -> str:
+        for line in (self.dir / "Procfile").read_text().splitlines():
+            if line.startswith("web:"):
+                return line[len("web:") :].strip()
+        raise run.BenchError(f"{self.dir}/Procfile has no web: line")
+
+    def command(self, port: int) -> list[str]:
+        words = [run.expand(w, {"PORT": str(port), "WEB_CONCURRENCY": "2"}) for w in shlex.split(self.line)]
+        words = [w.replace("0.0.0.0", "127.0.0.1") for w in words]
+        tool = self.dir / ".venv" / "bin" / words[0]
+        if tool.exists():
+            words[0] = str(tool)
+        return words
+
+
+def request(variant: Variant, row: str) -> tuple[str, str, list[str]]:
+    """(url, wrk script, its arguments) for one row of a variant."""
+    d, url = variant.data, variant.data["url"]
+    if row == "exchange":
+        body = '{"refreshToken":"%TOKEN%"}'
+        return url + "/api/jwt/refresh", "tokens.lua", ["POST", str(d["exchange"]), "2", body, JSON_HEADER]
+    if row == "mint":
+        body = '{"userId":"%TOKEN%","applicationId":"' + d["app"] + '","metaData":' + json.dumps(run.DEVICE) + "}"
+        return (
+            url + "/api/user/refresh-token",
+            "tokens.lua",
+            ["POST", str(d["mint"]), "2", body, JSON_HEADER, f"Authorization: {d['key']}"],
+        )
+    if row == "validate":
+        return url + "/api/jwt/validate", "static.lua", ["GET", f"Authorization: Bearer {d['access']}"]
+    return url + f"/api/jwt/refresh?userId={d['list_user']}", "static.lua", ["GET", f"Authorization: {d['key']}"]
+
+
+def main() -> int:
+    specs = [s for s in os.environ.get("VARIANTS", "").split(";") if s.strip()]
+    if len(specs) < 2:
+        print(__doc__)
+        return 2
+    variants = [Variant(s) for s in specs]
+    rows = [r for r in os.environ.get("ROWS", "exchange,mint,validate").split(",") if r]
+    unknown = set(rows) - set(ROWS)
+    if unknown:
+        raise run.BenchError(f"unknown rows {sorted(unknown)}; rows: {', '.join(ROWS)}")
+    rounds, seconds = int(os.environ.get("ROUNDS", "3")), int(os.environ.get("DURATION", "6"))
+    procs = run.Processes()
+    data = Path(tempfile.mkdtemp(prefix="refreshd-side-"))
+    wrk_bin = run.tool("wrk", "wrk")
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    try:
+        redis_port = run.free_port()
+        redis = procs.start(
+            "redis-server",
+            [run.tool("redis-server", "redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no", "--dir", str(data)],
+            cwd=data,
+            env=dict(os.environ),
+            log_path=data / "redis.log",
+        )
+        time.sleep(0.5)
+        for number, variant in enumerate(variants, start=1):
+            port, key = run.free_port(), "bench-" + secrets.token_hex(16)
+            env = dict(
+                os.environ,
+                PATH=f"{variant.dir / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                WEB_CONCURRENCY="2",
+                PORT=str(port),
+                REDIS_URL=f"redis://127.0.0.1:{redis_port}/{number}",
+                REFRESHD_BOOTSTRAP_API_KEY=key,
+            )
+            log = data / f"{variant.name}.log"
+            server = procs.start(variant.name, variant.command(port), cwd=variant.dir, env=env, log_path=log)
+            url = f"http://127.0.0.1:{port}"
+            run.wait_http(url + "/api/status", server)
+            seeder = run.Seeder(run.Api(url, key))
+            app = seeder.application()
+            list_user = str(uuid.uuid4())
+            seeder.mint_many(app, [list_user] * run.LIST_TOKENS)
+            minted = seeder.mint_many(app, [str(uuid.uuid4()) for _ in range(200)] * 5)
+            exchange, mint = data / f"{variant.name}-exchange.txt", data / f"{variant.name}-mint.txt"
+            run.write_lines(exchange, (m["refreshToken"] for m in minted))
+            run.write_lines(mint, (str(uuid.uuid4()) for _ in range(run.MINT_USERS)))
+            variant.data = dict(
+                url=url, key=key, app=app, list_user=list_user, access=minted[0]["token"], exchange=exchange, mint=mint
+            )
+            variant.data["server"] = server
+        time.sleep(1)  # every worker up
+        for variant in variants:  # warm-up, untimed
+            url, script, arguments = request(variant, "validate")
+            run_wrk(wrk_bin, url, script, arguments, 2)
+        for round_number in range(rounds):
+            for row in rows:
+                for variant in variants if round_number % 2 == 0 else variants[::-1]:
+                    server = variant.data["server"]
+                    watched = [server.popen.pid, *(pid for pid, _ in run.descendants(server.popen.pid))]
+                    before = run.cpu_and_switches(watched), run.cpu_and_switches([redis.popen.pid]), os.times()
+                    out = run_wrk(wrk_bin, *request(variant, row), seconds)
+                    after = run.cpu_and_switches(watched), run.cpu_and_switches([redis.popen.pid]), os.times()
+                    n = max(1, out["requests"])
+                    wrk_cpu = (after[2].children_user + after[2].children_system) - (
+                        before[2].children_user + before[2].children_system
+                    )
+                    measured = {
+                        "rps": out["rps"],
+                        "p99_ms": out["p99_ms"],
+                        "non2xx": out["non2xx"],
+                        "server_us": (after[0][0] - before[0][0]) / n * 1e6,
+                        "redis_us": (after[1][0] - before[1][0]) / n * 1e6,
+                        "wrk_us": wrk_cpu / n * 1e6,
+                        "switches": (after[0][1] - before[0][1]) / n,
+                    }
+                    results.setdefault((row, variant.name), []).append(measured)
+                    run.log(
+                        f"{row} {variant.name}: {out['rps']:.0f} req/s, CPU us a request: server "
+                        f"{measured['server_us']:.0f}, Redis {measured['redis_us']:.0f}, wrk "
+                        f"{measured['wrk_us']:.0f}; {measured['switches']:.1f} switches; non2xx {out['non2xx']}"
+                    )
+    finally:
+        procs.stop_all()
+        shutil.rmtree(data, ignore_errors=True)
+    print("\n| row | variant | req/s (median) | x first | runs | server CPU us | Redis us | switches | non2xx |")
+    print("|---|---|--:|--:|---|--:|--:|--:|--:|")
+    for row in rows:
+        first = 0.0
+        for variant in variants:
+            got = results.get((row, variant.name), [])
+            if not got:
+                continue
+            rps = statistics.median(m["rps"] for m in got)
+            first = first or rps
+            runs = ", ".join(f"{m['rps']:.0f}" for m in got)
+            print(
+                f"| {row} | {variant.name} | {rps:.0f} | {rps / first:.3f} | {runs} | "
+                f"{statistics.median(m['server_us'] for m in got):.0f} | "
+                f"{statistics.median(m['redis_us'] for m in got):.0f} | "
+                f"{statistics.median(m['switches'] for m in got):.1f} | {sum(int(m['non2xx']) for m in got)} |"
+            )
+    return 0
+
+
+def run_wrk(wrk_bin: str, url: str, script: str, arguments: list[str], seconds: int) -> dict[str, Any]:
+    command = [wrk_bin, "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(run.WRK_DIR / script), url]
+    out = subprocess.run([*command, "--", *arguments], capture_output=True, text=True, timeout=seconds + 60)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
+            return result
+    raise run.BenchError(f"wrk gave no result for {url}:\n{out.stdout}\n{out.stderr}")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except run.BenchError as error:
+        run.log(f"FAILED: {error}")
+        sys.exit(1)
