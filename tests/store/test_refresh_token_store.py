@@ -724,3 +724,23 @@ def test_a_record_keeps_the_start_of_a_naming_values_digest_and_one_kept_whole_s
         assert kit.store.existing_ids([token.presented]) == [token.token_id]
         assert isinstance(kit.exchange(token), Exchanged)
         assert kit.revoke(token).token_id == token.token_id
+
+
+def test_expired_tokens_leave_their_users_index_as_the_user_takes_more(any_kit: Kit) -> None:
+    """A user who is never listed nor revoked kept every expired token's id in the user's index: once
+    it holds more than 32, each mint drops the dead among the user's two oldest ids and one at random."""
+    user = new_user()
+    keeper = any_kit.mint(user)  # a day, and the oldest: the dead behind it must leave all the same
+    short = [any_kit.mint(user, policy="F:20") for _ in range(6)]
+    index = keys.user_index(tag_of_user(user), user)
+    assert any_kit.redis.zcard(index) == 7
+    time.sleep(0.05)
+    assert all(not any_kit.redis.exists(keys.record(t.tag, t.token_id)) for t in short)
+
+    fresh = [any_kit.mint(user) for _ in range(25)]
+    assert any_kit.redis.zcard(index) == 32  # up to 32 ids are left as they are
+    fresh += [any_kit.mint(user) for _ in range(15)]
+
+    live = sorted(keys.stored_id(t.token_id) for t in (keeper, *fresh))
+    assert sorted(any_kit.redis.zrange(index, 0, -1)) == live
+    assert sorted(sum(any_kit.pages(user, 100), [])) == sorted(t.token_id for t in (keeper, *fresh))
