@@ -158,6 +158,33 @@ def cpu_and_switches(pids: list[int]) -> tuple[float, int]:
     return seconds, switches
 
 
+def measured_wrk(
+    cmd: list[str], seconds: int, server_pids: list[int], redis_pid: int
+) -> tuple[dict[str, Any] | None, subprocess.CompletedProcess[str]]:
+    """Run wrk (cmd, a script of wrk/ printing BENCH_JSON); its result, with the CPU a request the web
+    server (server_pids: its processes, all their threads counted), Redis and wrk took while it ran
+    ("cpu_us") and the server's context switches a request ("server_switches"); None when wrk printed
+    no result. Also wrk's output."""
+    watched = {"server": server_pids, "redis": [redis_pid]}
+    before = {part: cpu_and_switches(pids) for part, pids in watched.items()}
+    wrk_before = os.times()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    wrk_after = os.times()
+    after = {part: cpu_and_switches(pids) for part, pids in watched.items()}
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
+            n = max(1, result["requests"])
+            wrk_cpu = (wrk_after.children_user - wrk_before.children_user) + (
+                wrk_after.children_system - wrk_before.children_system
+            )
+            result["cpu_us"] = {part: (after[part][0] - before[part][0]) / n * 1e6 for part in watched}
+            result["cpu_us"]["wrk"] = wrk_cpu / n * 1e6
+            result["server_switches"] = (after["server"][1] - before["server"][1]) / n
+            return result, out
+    return None, out
+
+
 @dataclass
 class Proc:
     name: str
@@ -293,6 +320,13 @@ def procfile_web() -> str:
     raise BenchError(f"{ROOT / 'Procfile'} has no web: line")
 
 
+def web_words(line: str, port: int) -> list[str]:
+    """A Procfile web line as the arguments to run it: $PORT, ${WEB_CONCURRENCY:-2} = 2, bound to
+    127.0.0.1 where it says 0.0.0.0."""
+    words = [expand(w, {"PORT": str(port), "WEB_CONCURRENCY": "2"}) for w in shlex.split(line)]
+    return [w.replace("0.0.0.0", "127.0.0.1") for w in words]
+
+
 def web_command(server: str, target: str, port: int) -> list[str]:
     """The web server command for target (module:app) on 127.0.0.1:port, 2 workers."""
     if server == "gunicorn":
@@ -307,8 +341,7 @@ def web_command(server: str, target: str, port: int) -> list[str]:
             target,
         ]
     line = procfile_web()
-    words = [expand(w, {"PORT": str(port), "WEB_CONCURRENCY": "2"}) for w in shlex.split(line)]
-    words = [w.replace("0.0.0.0", "127.0.0.1") for w in words]
+    words = web_words(line, port)
     if words.count("wsgi:app") != 1:
         raise BenchError(f"the Procfile's web line should name wsgi:app once: {line}")
     words[words.index("wsgi:app")] = target
@@ -643,29 +676,11 @@ class Bench:
             *script_args,
         ]
         server = self.service if url.startswith(self.svc_url) else self.floor
-        watched = {"server": [server.popen.pid, *(pid for pid, _ in descendants(server.popen.pid))]}
-        watched["redis"] = [self.redis.popen.pid]
-        before = {part: cpu_and_switches(pids) for part, pids in watched.items()}
-        wrk_before = os.times()
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-        wrk_after = os.times()
-        after = {part: cpu_and_switches(pids) for part, pids in watched.items()}
+        server_pids = [server.popen.pid, *(pid for pid, _ in descendants(server.popen.pid))]
+        result, out = measured_wrk(cmd, seconds, server_pids, self.redis.popen.pid)
         (self.logs / f"wrk-{name}.txt").write_text(f"$ {shlex.join(cmd)}\n\n{out.stdout}\n{out.stderr}")
-        for line in out.stdout.splitlines():
-            if line.startswith("BENCH_JSON "):
-                result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
-                n = max(1, result["requests"])
-                result["cpu_us"] = {part: (after[part][0] - before[part][0]) / n * 1e6 for part in watched}
-                result["cpu_us"]["wrk"] = (
-                    (
-                        (wrk_after.children_user - wrk_before.children_user)
-                        + (wrk_after.children_system - wrk_before.children_system)
-                    )
-                    / n
-                    * 1e6
-                )
-                result["server_switches"] = (after["server"][1] - before["server"][1]) / n
-                return result
+        if result is not None:
+            return result
         raise BenchError(f"wrk gave no result for {name} (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
 
     def tokens_args(self, method: str, path: Path, body: str, *headers: str) -> list[str]:

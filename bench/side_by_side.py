@@ -21,10 +21,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,8 +55,7 @@ class Variant:
         raise run.BenchError(f"{self.dir}/Procfile has no web: line")
 
     def command(self, port: int) -> list[str]:
-        words = [run.expand(w, {"PORT": str(port), "WEB_CONCURRENCY": "2"}) for w in shlex.split(self.line)]
-        words = [w.replace("0.0.0.0", "127.0.0.1") for w in words]
+        words = run.web_words(self.line, port)
         tool = self.dir / ".venv" / "bin" / words[0]
         if tool.exists():
             words[0] = str(tool)
@@ -108,7 +105,7 @@ def main() -> int:
             env=dict(os.environ),
             log_path=data / "redis.log",
         )
-        time.sleep(0.5)
+        run.wait_redis(redis_client(redis_port))
         for number, variant in enumerate(variants, start=1):
             port, key = run.free_port(), "bench-" + secrets.token_hex(16)
             env = dict(
@@ -131,34 +128,26 @@ def main() -> int:
             exchange, mint = data / f"{variant.name}-exchange.txt", data / f"{variant.name}-mint.txt"
             run.write_lines(exchange, (m["refreshToken"] for m in minted))
             run.write_lines(mint, (str(uuid.uuid4()) for _ in range(run.MINT_USERS)))
-            variant.data = dict(
-                url=url, key=key, app=app, list_user=list_user, access=minted[0]["token"], exchange=exchange, mint=mint
-            )
-            variant.data["server"] = server
+            variant.data = dict(url=url, key=key, app=app, list_user=list_user, access=minted[0]["token"])
+            variant.data.update(exchange=exchange, mint=mint, server=server)
         time.sleep(1)  # every worker up
         for variant in variants:  # warm-up, untimed
             url, script, arguments = request(variant, "validate")
-            run_wrk(wrk_bin, url, script, arguments, 2)
+            run_wrk(wrk_bin, url, script, arguments, 2, [], redis.popen.pid)
         for round_number in range(rounds):
             for row in rows:
                 for variant in variants if round_number % 2 == 0 else variants[::-1]:
                     server = variant.data["server"]
-                    watched = [server.popen.pid, *(pid for pid, _ in run.descendants(server.popen.pid))]
-                    before = run.cpu_and_switches(watched), run.cpu_and_switches([redis.popen.pid]), os.times()
-                    out = run_wrk(wrk_bin, *request(variant, row), seconds)
-                    after = run.cpu_and_switches(watched), run.cpu_and_switches([redis.popen.pid]), os.times()
-                    n = max(1, out["requests"])
-                    wrk_cpu = (after[2].children_user + after[2].children_system) - (
-                        before[2].children_user + before[2].children_system
-                    )
+                    server_pids = [server.popen.pid, *(pid for pid, _ in run.descendants(server.popen.pid))]
+                    out = run_wrk(wrk_bin, *request(variant, row), seconds, server_pids, redis.popen.pid)
+                    cpu = out["cpu_us"]
                     measured = {
                         "rps": out["rps"],
-                        "p99_ms": out["p99_ms"],
                         "non2xx": out["non2xx"],
-                        "server_us": (after[0][0] - before[0][0]) / n * 1e6,
-                        "redis_us": (after[1][0] - before[1][0]) / n * 1e6,
-                        "wrk_us": wrk_cpu / n * 1e6,
-                        "switches": (after[0][1] - before[0][1]) / n,
+                        "server_us": cpu["server"],
+                        "redis_us": cpu["redis"],
+                        "wrk_us": cpu["wrk"],
+                        "switches": out["server_switches"],
                     }
                     results.setdefault((row, variant.name), []).append(measured)
                     run.log(
@@ -189,14 +178,21 @@ def main() -> int:
     return 0
 
 
-def run_wrk(wrk_bin: str, url: str, script: str, arguments: list[str], seconds: int) -> dict[str, Any]:
+def run_wrk(
+    wrk_bin: str, url: str, script: str, arguments: list[str], seconds: int, server_pids: list[int], redis_pid: int
+) -> dict[str, Any]:
+    """wrk -t2 -c32 as bench/run.py runs it, with run.measured_wrk's CPU split."""
     command = [wrk_bin, "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(run.WRK_DIR / script), url]
-    out = subprocess.run([*command, "--", *arguments], capture_output=True, text=True, timeout=seconds + 60)
-    for line in out.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
-            return result
-    raise run.BenchError(f"wrk gave no result for {url}:\n{out.stdout}\n{out.stderr}")
+    result, out = run.measured_wrk([*command, "--", *arguments], seconds, server_pids, redis_pid)
+    if result is None:
+        raise run.BenchError(f"wrk gave no result for {url}:\n{out.stdout}\n{out.stderr}")
+    return result
+
+
+def redis_client(port: int) -> Any:
+    import redis
+
+    return redis.Redis(host="127.0.0.1", port=port)
 
 
 if __name__ == "__main__":

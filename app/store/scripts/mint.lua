@@ -85,10 +85,10 @@ local TRIM_FROM = 32
 local function trim_user(u)
   local index = k_user(u)
   if redis.call('ZCARD', index) <= TRIM_FROM then return end
-  local seen = redis.call('ZRANGE', index, 0, 1)
+  local looked = redis.call('ZRANGE', index, 0, 1)
   local pick = redis.call('ZRANDMEMBER', index, 1)[1]  -- (with a count: the embedded store's answer is a list either way)
-  if pick then seen[#seen + 1] = pick end
-  for _, id in ipairs(seen) do
+  if pick then looked[#looked + 1] = pick end
+  for _, id in ipairs(looked) do
     if redis.call('EXISTS', k_record(id)) == 0 then redis.call('ZREM', index, id) end
   end
 end
