@@ -62,14 +62,21 @@ def _redis_ms(redis_client: redis.Redis) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
+def _next_ms(redis_client: redis.Redis) -> int:
+    """Redis's clock once it has moved past the millisecond it is in (events are stamped by it)."""
+    recorded = _redis_ms(redis_client)
+    while _redis_ms(redis_client) <= recorded:
+        pass
+    return _redis_ms(redis_client)
+
+
 def test_filters_by_user_application_type_and_time(client: Any, redis_client: redis.Redis) -> None:
     one, other = new_application(client), new_application(client)
     alice, bob = user(), user()
-    tokens = [mint(client, alice, one), mint(client, bob, one)]
-    recorded = _redis_ms(redis_client)
-    while _redis_ms(redis_client) <= recorded:  # `since`/`until` compare Redis's clock: let it move on
-        pass
-    middle = _redis_ms(redis_client)
+    tokens = [mint(client, alice, one)]
+    _next_ms(redis_client)  # newest first: two events of one millisecond in two buckets go by bucket
+    tokens.append(mint(client, bob, one))
+    middle = _next_ms(redis_client)  # `since`/`until` compare Redis's clock
     tokens.append(mint(client, alice, other))
     client.delete(f"/api/jwt/refresh?userId={alice}", headers=KEY)
 
