@@ -171,20 +171,33 @@ def public_id(stored: str) -> str:
 
 
 _TO_STANDARD = str.maketrans("-_", "+/")
+STRIDED_FROM = 32
+# (k, where the k-th of an id's 32 hex digits stands in its canonical text: after 0, 1, 2 or 3 dashes)
+_HEX_PLACES = tuple((k, k + (k >= 8) + (k >= 12) + (k >= 16) + (k >= 20)) for k in range(32))
 
 
 def public_ids(stored: list[str]) -> list[str]:
     """public_id of each, in one base64 decoding when all are in the short form (a user's revoke answers
-    with up to 1,000: ~0.65 ms instead of ~1 ms). Each 22-character id and "AA" are 24 characters,
-    18 bytes: its 16, then two zero bytes (its last character's four spare bits are zero)."""
+    with up to 1,000). Each 22-character id and "AA" are 24 characters, 18 bytes: its 16, then two zero
+    bytes (its last character's four spare bits are zero), so 36 hex digits, of which the canonical text
+    takes the first 32 with four dashes. From STRIDED_FROM ids on, the texts are written by one strided
+    copy a digit place, each over every id at once (1,000 ids: ~0.5 ms instead of ~1.2 with an f-string
+    an id, on a machine where a 10M-step Python loop takes 1.7 s); below, those 33 copies cost more."""
     if not stored or not all(len(s) == NAMING_LENGTH for s in stored):
         return [public_id(s) for s in stored]
-    raw = binascii.a2b_base64(("AA".join(stored) + "AA").translate(_TO_STANDARD)).hex()
-    out = []
-    for k in range(0, len(raw), 36):
-        h = raw[k : k + 32]
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return out
+    digits = binascii.a2b_base64(("AA".join(stored) + "AA").translate(_TO_STANDARD)).hex()
+    if len(stored) < STRIDED_FROM:
+        out = []
+        for k in range(0, len(digits), 36):
+            h = digits[k : k + 32]
+            out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+        return out
+    ascii_digits = digits.encode()
+    text = bytearray(b"-") * (37 * len(stored))  # each id's 36 characters and a comma
+    for k, at in _HEX_PLACES:
+        text[at::37] = ascii_digits[k::36]
+    text[36::37] = b"," * len(stored)
+    return text[:-1].decode().split(",")
 
 
 def user_bytes(user_id: str) -> bytes | str:

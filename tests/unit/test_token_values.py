@@ -46,6 +46,8 @@ def test_many_stored_ids_are_named_whole_at_once_as_one_by_one() -> None:
     stored = [keys.stored_id(i) for i in ids]
     assert keys.public_ids(stored) == ids
     assert keys.public_ids(stored[:1]) == ids[:1] and keys.public_ids([]) == []
+    for n in (keys.STRIDED_FROM - 1, keys.STRIDED_FROM, keys.STRIDED_FROM + 1):  # both ways of writing them
+        assert keys.public_ids(stored[:n]) == ids[:n]
     mixed = stored[:5] + [ids[5]] + stored[6:9]  # an id a record written before kept whole among them
     assert keys.public_ids(mixed) == ids[:9]
 
