@@ -302,17 +302,6 @@ def venv_tool(name: str) -> str:
     return found
 
 
-def expand(word: str, values: dict[str, str]) -> str:
-    """$NAME, ${NAME} and ${NAME:-default} as a Procfile runner expands them."""
-
-    def one(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(3)
-        value = values.get(name, os.environ.get(name, ""))
-        return value or (m.group(2) or "")
-
-    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)", one, word)
-
-
 def procfile_web() -> str:
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.startswith("web:"):
@@ -321,10 +310,13 @@ def procfile_web() -> str:
 
 
 def web_words(line: str, port: int) -> list[str]:
-    """A Procfile web line as the arguments to run it: $PORT, ${WEB_CONCURRENCY:-2} = 2, bound to
-    127.0.0.1 where it says 0.0.0.0."""
-    words = [expand(w, {"PORT": str(port), "WEB_CONCURRENCY": "2"}) for w in shlex.split(line)]
-    return [w.replace("0.0.0.0", "127.0.0.1") for w in words]
+    """A Procfile web line as the arguments to run it, expanded by bash as a Procfile runner expands it
+    ($PORT, ${WEB_CONCURRENCY:-2} = 2, $((...))), bound to 127.0.0.1 where it says 0.0.0.0."""
+    env = dict(os.environ, PORT=str(port), WEB_CONCURRENCY="2")
+    printed = subprocess.run(["bash", "-c", f"printf '%s\\0' {line}"], env=env, capture_output=True, text=True)
+    if printed.returncode != 0:
+        raise BenchError(f"bash could not expand the web line {line!r}: {printed.stderr.strip()}")
+    return [w.replace("0.0.0.0", "127.0.0.1") for w in printed.stdout.split("\0")[:-1]]
 
 
 def web_command(server: str, target: str, port: int) -> list[str]:

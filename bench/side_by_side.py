@@ -11,8 +11,8 @@ Every variant gets its own Redis database on one redis-server of its own, an app
 seeding through its own API; then each round runs every row on every variant in turn (the order
 reversed every other round), so the machine's drift hits them alike. A variant's rows are wrk
 -t2 -c32 as in bench/run.py; each is reported with the CPU its server (all processes and threads), Redis
-and wrk took a request and the server's context switches a request. The summary gives medians and
-each variant's ratio to the first. Rows: exchange (Reusable tokens, repeated), mint, validate, list.
+and wrk took a request and the server's context switches a request. The summary gives medians (req/s,
+wrk's p50 and p99, CPU, switches) and each variant's ratio to the first. Rows: exchange (Reusable tokens, repeated), mint, validate, list.
 ROUNDS (3), DURATION (6 s a row), ROWS (exchange,mint,validate).
 """
 
@@ -144,6 +144,8 @@ def main() -> int:
                     measured = {
                         "rps": out["rps"],
                         "non2xx": out["non2xx"],
+                        "p50": out["p50_ms"],
+                        "p99": out["p99_ms"],
                         "server_us": cpu["server"],
                         "redis_us": cpu["redis"],
                         "wrk_us": cpu["wrk"],
@@ -158,8 +160,8 @@ def main() -> int:
     finally:
         procs.stop_all()
         shutil.rmtree(data, ignore_errors=True)
-    print("\n| row | variant | req/s (median) | x first | runs | server CPU us | Redis us | switches | non2xx |")
-    print("|---|---|--:|--:|---|--:|--:|--:|--:|")
+    print("\n| row | variant | req/s (median) | x first | runs | p50 ms | p99 ms | server CPU us | Redis us | switches | non2xx |")
+    print("|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|")
     for row in rows:
         first = 0.0
         for variant in variants:
@@ -171,6 +173,7 @@ def main() -> int:
             runs = ", ".join(f"{m['rps']:.0f}" for m in got)
             print(
                 f"| {row} | {variant.name} | {rps:.0f} | {rps / first:.3f} | {runs} | "
+                f"{statistics.median(m['p50'] for m in got):.2f} | {statistics.median(m['p99'] for m in got):.2f} | "
                 f"{statistics.median(m['server_us'] for m in got):.0f} | "
                 f"{statistics.median(m['redis_us'] for m in got):.0f} | "
                 f"{statistics.median(m['switches'] for m in got):.1f} | {sum(int(m['non2xx']) for m in got)} |"

@@ -7,7 +7,6 @@ exactly what a FusionAuth integration would see: real sockets, granian, two work
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -31,14 +30,14 @@ START_TIMEOUT = 20.0
 
 
 def procfile_command(port: int, workers: int) -> list[str]:
-    """The Procfile's `web:` command with $PORT and $WEB_CONCURRENCY filled in, bound to loopback,
-    and its program taken from this interpreter's environment (the venv's granian)."""
+    """The Procfile's `web:` command as a Procfile runner runs it (expanded by bash: $PORT,
+    ${WEB_CONCURRENCY:-2} = workers, $((...))), bound to loopback, its program taken from this
+    interpreter's environment (the venv's granian)."""
     lines = (ROOT / "Procfile").read_text().splitlines()
     web = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("web:"))
-    web = web.replace("${WEB_CONCURRENCY:-2}", str(workers)).replace("$WEB_CONCURRENCY", str(workers))
-    web = web.replace("${PORT}", str(port)).replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1")
-    assert "$" not in web, f"unexpanded variable in the Procfile's web command: {web}"
-    argv = shlex.split(web)
+    env = dict(os.environ, PORT=str(port), WEB_CONCURRENCY=str(workers))
+    printed = subprocess.run(["bash", "-c", f"printf '%s\\0' {web}"], env=env, capture_output=True, text=True, check=True)
+    argv = [word.replace("0.0.0.0", "127.0.0.1") for word in printed.stdout.split("\0")[:-1]]
     program = Path(sys.executable).parent / argv[0]
     if program.exists():
         argv[0] = str(program)
