@@ -12,7 +12,8 @@ seeding through its own API; then each round runs every row on every variant in 
 reversed every other round), so the machine's drift hits them alike. A variant's rows are wrk
 -t2 -c32 as in bench/run.py; each is reported with the CPU its server (all processes and threads), Redis
 and wrk took a request and the server's context switches a request. The summary gives medians (req/s,
-wrk's p50 and p99, CPU, switches) and each variant's ratio to the first. Rows: exchange (Reusable tokens, repeated), mint, validate, list.
+wrk's p50 and p99, CPU, switches) and each variant's ratio to the first. Rows: exchange (Reusable
+tokens, repeated), mint, validate, list.
 ROUNDS (3), DURATION (6 s a row), ROWS (exchange,mint,validate).
 """
 
@@ -160,7 +161,10 @@ def main() -> int:
     finally:
         procs.stop_all()
         shutil.rmtree(data, ignore_errors=True)
-    print("\n| row | variant | req/s (median) | x first | runs | p50 ms | p99 ms | server CPU us | Redis us | switches | non2xx |")
+    print(
+        "\n| row | variant | req/s (median) | x first | runs | p50 ms | p99 ms "
+        "| server CPU us | Redis us | switches | non2xx |"
+    )
     print("|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|")
     for row in rows:
         first = 0.0

@@ -36,7 +36,8 @@ def procfile_command(port: int, workers: int) -> list[str]:
     lines = (ROOT / "Procfile").read_text().splitlines()
     web = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("web:"))
     env = dict(os.environ, PORT=str(port), WEB_CONCURRENCY=str(workers))
-    printed = subprocess.run(["bash", "-c", f"printf '%s\\0' {web}"], env=env, capture_output=True, text=True, check=True)
+    words = ["bash", "-c", f"printf '%s\\0' {web}"]
+    printed = subprocess.run(words, env=env, capture_output=True, text=True, check=True)
     argv = [word.replace("0.0.0.0", "127.0.0.1") for word in printed.stdout.split("\0")[:-1]]
     program = Path(sys.executable).parent / argv[0]
     if program.exists():
