@@ -60,7 +60,7 @@ def test_a_listing_renders_each_token_from_its_record_with_and_without_a_last_ac
             fresh_id, fresh_record, {"device": {"name": "tablet", "lastAccessedInstant": int(fresh_record["ii"])}}
         ),
     }
-    newest_first = sorted(tokens, key=lambda i: (tokens[i]["insertInstant"], i), reverse=True)
+    newest_first = sorted(tokens, key=lambda i: (tokens[i]["insertInstant"], keys.stored_id(i)), reverse=True)
     assert listed.status_code == 200
     assert listed.get_data() == _as_flask_writes({"refreshTokens": [tokens[i] for i in newest_first]})
     assert b"1.5e-07" in listed.get_data()
