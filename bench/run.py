@@ -43,6 +43,10 @@ import requests
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import procfile  # noqa: E402  (the Procfile's web line, as the live-server tests run it)
+
 WRK_DIR = BENCH / "wrk"
 RESULTS = BENCH / "results"
 VENV_BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin").is_dir() else Path(sys.executable).parent
@@ -302,23 +306,6 @@ def venv_tool(name: str) -> str:
     return found
 
 
-def procfile_web() -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            return line[len("web:") :].strip()
-    raise BenchError(f"{ROOT / 'Procfile'} has no web: line")
-
-
-def web_words(line: str, port: int) -> list[str]:
-    """A Procfile web line as the arguments to run it, expanded by bash as a Procfile runner expands it
-    ($PORT, ${WEB_CONCURRENCY:-2} = 2, $((...))), bound to 127.0.0.1 where it says 0.0.0.0."""
-    env = dict(os.environ, PORT=str(port), WEB_CONCURRENCY="2")
-    printed = subprocess.run(["bash", "-c", f"printf '%s\\0' {line}"], env=env, capture_output=True, text=True)
-    if printed.returncode != 0:
-        raise BenchError(f"bash could not expand the web line {line!r}: {printed.stderr.strip()}")
-    return [w.replace("0.0.0.0", "127.0.0.1") for w in printed.stdout.split("\0")[:-1]]
-
-
 def web_command(server: str, target: str, port: int) -> list[str]:
     """The web server command for target (module:app) on 127.0.0.1:port, 2 workers."""
     if server == "gunicorn":
@@ -332,8 +319,11 @@ def web_command(server: str, target: str, port: int) -> list[str]:
             f"127.0.0.1:{port}",
             target,
         ]
-    line = procfile_web()
-    words = web_words(line, port)
+    try:
+        line = procfile.web_line(ROOT)
+        words = procfile.web_words(line, port, 2, VENV_BIN)
+    except ValueError as error:
+        raise BenchError(str(error)) from None
     if words.count("wsgi:app") != 1:
         raise BenchError(f"the Procfile's web line should name wsgi:app once: {line}")
     words[words.index("wsgi:app")] = target

@@ -35,6 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import run  # noqa: E402  (bench/run.py: processes, seeding, wrk)
 
+from tests import procfile  # noqa: E402  (bench/run.py put the project root on the path)
+
 ROWS = ("exchange", "mint", "validate", "list")
 JSON_HEADER = "Content-Type: application/json"
 
@@ -44,23 +46,13 @@ class Variant:
         name, _, rest = spec.partition("=")
         directory, _, line = rest.partition("|")
         self.name, self.dir = name.strip(), Path(directory.strip() or ".").resolve()
-        self.line = line.strip() or self._procfile_line()
+        self.line = line.strip() or procfile.web_line(self.dir)
         if not (self.dir / ".venv" / "bin").is_dir():
             raise run.BenchError(f"{self.dir} has no .venv (make install, or link this checkout's)")
         self.data: dict[str, Any] = {}
 
-    def _procfile_line(self) -> str:
-        for line in (self.dir / "Procfile").read_text().splitlines():
-            if line.startswith("web:"):
-                return line[len("web:") :].strip()
-        raise run.BenchError(f"{self.dir}/Procfile has no web: line")
-
     def command(self, port: int) -> list[str]:
-        words = run.web_words(self.line, port)
-        tool = self.dir / ".venv" / "bin" / words[0]
-        if tool.exists():
-            words[0] = str(tool)
-        return words
+        return procfile.web_words(self.line, port, 2, self.dir / ".venv" / "bin")
 
 
 def request(variant: Variant, row: str) -> tuple[str, str, list[str]]:

@@ -23,6 +23,7 @@ import pytest
 import requests
 from fusionauth.fusionauth_client import FusionAuthClient
 
+from tests import procfile
 from tests.conftest import API_KEY, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,19 +31,9 @@ START_TIMEOUT = 20.0
 
 
 def procfile_command(port: int, workers: int) -> list[str]:
-    """The Procfile's `web:` command as a Procfile runner runs it (expanded by bash: $PORT,
-    ${WEB_CONCURRENCY:-2} = workers, $((...))), bound to loopback, its program taken from this
-    interpreter's environment (the venv's granian)."""
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    web = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("web:"))
-    env = dict(os.environ, PORT=str(port), WEB_CONCURRENCY=str(workers))
-    words = ["bash", "-c", f"printf '%s\\0' {web}"]
-    printed = subprocess.run(words, env=env, capture_output=True, text=True, check=True)
-    argv = [word.replace("0.0.0.0", "127.0.0.1") for word in printed.stdout.split("\0")[:-1]]
-    program = Path(sys.executable).parent / argv[0]
-    if program.exists():
-        argv[0] = str(program)
-    return argv
+    """The Procfile's `web:` command (tests/procfile.py), its program from this interpreter's
+    environment (the venv's granian)."""
+    return procfile.web_words(procfile.web_line(ROOT), port, workers, Path(sys.executable).parent)
 
 
 class LiveServer:
