@@ -3,12 +3,15 @@
     .venv/bin/python bench/cpu.py                       # every row, 3,000 requests each
     ROWS=exchange,validate N=5000 .venv/bin/python bench/cpu.py
     ROWS=exchange PROFILE=1 .venv/bin/python bench/cpu.py   # cProfile of the first row, by own time
+    ROWS=revoke_user STATS=1 .venv/bin/python bench/cpu.py  # and Redis's commands of each row, by time
 
 Counts process CPU time (user + system: a Redis round trip's socket calls are system time), so the
 numbers move much less than wall-clock ones on a shared machine; Redis's own CPU is not in them, but
 the next columns are Redis's own account: its process CPU a request (INFO cpu: commands, network,
 event loop) and the microseconds its scripts took (INFO commandstats' EVALSHA, which includes the
-commands a script calls).
+commands a script calls; STATS=1 lists those commands, a script's own included, by their time).
+revoke_user is the peers harness's row of that name: users holding 1,000 tokens, each revoked whole
+(N/100 of them; its columns are a revoke's).
 The last rows are the floors on the same Redis: a bare Flask endpoint doing one round trip (what
 bench/run.py and ../shared/peers divide by), the same as a bare WSGI function, and the round trip
 alone. Starts its own redis-server on a free port and stops it.
@@ -104,17 +107,19 @@ def measure(store: redis.Redis, n: int) -> None:
         call("POST", f"/api/application/{app_id}", {"application": {"name": app_id[:8], "jwtConfiguration": config}})
         return app_id
 
-    def imported(app_id: str) -> list[str]:
-        """n distinct tokens by the bulk import, as ../shared/peers seeds its revoke rows (100 a user)."""
-        values, now = [secrets.token_urlsafe(32) for _ in range(n)], int(time.time() * 1000)
-        users = [str(uuid.uuid4()) for _ in range(n // 100 + 1)]
+    def imported(app_id: str, count: int = n, per_user: int = 100) -> tuple[list[str], list[str]]:
+        """count distinct tokens by the bulk import, as ../shared/peers seeds its revoke rows (100 a user):
+        their users and their values."""
+        values, now = [secrets.token_urlsafe(32) for _ in range(count)], int(time.time() * 1000)
+        users = [str(uuid.uuid4()) for _ in range(-(-count // per_user))]
         rows = [
-            {"token": v, "userId": users[i // 100], "applicationId": app_id, "startInstant": now, "metaData": DEVICE}
+            {"token": v, "userId": users[i // per_user], "applicationId": app_id, "startInstant": now}
+            | {"metaData": DEVICE}
             for i, v in enumerate(values)
         ]
-        for i in range(0, n, 1000):
+        for i in range(0, count, 1000):
             call("POST", "/api/user/refresh-token/import", {"refreshTokens": rows[i : i + 1000]})
-        return values
+        return users, values
 
     reusable, one_time = application("Reusable"), application("OneTimeUse")
     lister = str(uuid.uuid4())
@@ -131,11 +136,16 @@ def measure(store: redis.Redis, n: int) -> None:
             environ("POST", "/api/jwt/refresh", {"refreshToken": minted[i % 20]["refreshToken"]}) for i in range(n)
         ],
         "exchange_onetime": lambda: [
-            environ("POST", "/api/jwt/refresh", {"refreshToken": v}) for v in imported(one_time)
+            environ("POST", "/api/jwt/refresh", {"refreshToken": v}) for v in imported(one_time)[1]
         ],
         "list": lambda: [environ("GET", f"/api/jwt/refresh?userId={lister}", headers=auth) for _ in range(n)],
         "revoke_token": lambda: [
-            environ("DELETE", f"/api/jwt/refresh?token={v}", headers=auth) for v in imported(reusable)
+            environ("DELETE", f"/api/jwt/refresh?token={v}", headers=auth) for v in imported(reusable)[1]
+        ],
+        # the peers harness's revoke_user row: users holding 1,000 tokens each, each revoked whole
+        "revoke_user": lambda: [
+            environ("DELETE", f"/api/jwt/refresh?userId={user}", headers=auth)
+            for user in imported(reusable, max(1, n // 100) * 1000, 1000)[0]
         ],
         "revoke_id": lambda: [
             environ("DELETE", "/api/jwt/refresh/" + minted_id, headers=auth)
@@ -172,7 +182,12 @@ def measure(store: redis.Redis, n: int) -> None:
         redis_before = redis_usec(store)[0]
         cpu = cpu_per_call(app, environs)
         redis_after, scripts = redis_usec(store)
-        print(f"| {name} | {cpu:.1f} | {(redis_after - redis_before) / n:.1f} | {scripts / n:.1f} |")
+        calls = len(environs)
+        print(f"| {name} | {cpu:.1f} | {(redis_after - redis_before) / calls:.1f} | {scripts / calls:.1f} |")
+        if os.environ.get("STATS"):  # Redis's commands of the row, scripts' own included, by time
+            stats = sorted(store.info("commandstats").items(), key=lambda kv: -kv[1]["usec"])
+            for command, stat in stats[:12]:
+                print(f"|   {command[8:]} | {stat['calls'] / calls:.1f} calls | {stat['usec'] / calls:.1f} us |")
 
     floor = Flask("floor")
 
