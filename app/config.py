@@ -51,6 +51,8 @@ class Settings:
     log_level: str = "info"
     access_log: bool = True
     fast_path: bool = True
+    pin_workers: str = "auto"
+    web_concurrency: int = 0  # WEB_CONCURRENCY, the Procfile's worker count (0: not set)
     metrics_access: str = "loopback"
     metrics_token: str | None = None
     metrics_dir: str | None = None
@@ -127,6 +129,10 @@ class Settings:
             raise SettingsError("REFRESHD_REUSE_HISTORY must be 1..10000, ..._WINDOW_SECONDS 0..86400")
 
     def _check_operations(self) -> None:
+        if self.pin_workers not in ("auto", "on", "off"):
+            raise SettingsError("REFRESHD_PIN_WORKERS must be auto, on or off")
+        if self.web_concurrency < 0:
+            raise SettingsError("WEB_CONCURRENCY must be a number of workers")
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"REFRESHD_LOG_LEVEL must be one of {', '.join(LOG_LEVELS).lower()}")
         if self.metrics_access not in METRICS_ACCESS:
@@ -139,7 +145,11 @@ class Settings:
             raise SettingsError("REFRESHD_METRICS_CACHE_SECONDS >= 0, REFRESHD_METRICS_MAX_APPLICATIONS 0..10000")
 
 
-_OTHER_NAMES = {"redis_url": "REDIS_URL", "metrics_dir": "PROMETHEUS_MULTIPROC_DIR"}
+_OTHER_NAMES = {
+    "redis_url": "REDIS_URL",
+    "metrics_dir": "PROMETHEUS_MULTIPROC_DIR",
+    "web_concurrency": "WEB_CONCURRENCY",
+}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 METRICS_ACCESS = ("loopback", "token", "open", "off")
 

@@ -13,7 +13,8 @@ reversed every other round), so the machine's drift hits them alike. A variant's
 -t2 -c32 as in bench/run.py; each is reported with the CPU its server (all processes and threads), Redis
 and wrk took a request and the server's context switches a request. The summary gives medians (req/s,
 wrk's p50 and p99, CPU, switches) and each variant's ratio to the first. Rows: exchange (Reusable
-tokens, repeated), mint, validate, list.
+tokens, repeated), mint, validate, list, and revoke (DELETE ?token= of distinct imported tokens,
+REVOKE_RATE (8,000) a second of each round's run seeded per variant, so none is revoked twice).
 ROUNDS (3), DURATION (6 s a row), ROWS (exchange,mint,validate).
 """
 
@@ -37,7 +38,7 @@ import run  # noqa: E402  (bench/run.py: processes, seeding, wrk)
 
 from tests import procfile  # noqa: E402  (bench/run.py put the project root on the path)
 
-ROWS = ("exchange", "mint", "validate", "list")
+ROWS = ("exchange", "mint", "validate", "list", "revoke")
 JSON_HEADER = "Content-Type: application/json"
 
 
@@ -55,9 +56,16 @@ class Variant:
         return procfile.web_words(self.line, port, 2, self.dir / ".venv" / "bin")
 
 
-def request(variant: Variant, row: str) -> tuple[str, str, list[str]]:
-    """(url, wrk script, its arguments) for one row of a variant."""
+def request(variant: Variant, row: str, round_number: int = 0) -> tuple[str, str, list[str]]:
+    """(url, wrk script, its arguments) for one row of a variant (and round: revoke's tokens are its own)."""
     d, url = variant.data, variant.data["url"]
+    if row == "revoke":
+        revoked = str(d["revoke"][round_number])
+        return (
+            url + "/api/jwt/refresh?token=TOKEN_HERE",
+            "tokens.lua",
+            ["DELETE", revoked, "2", "", f"Authorization: {d['key']}"],
+        )
     if row == "exchange":
         body = '{"refreshToken":"%TOKEN%"}'
         return url + "/api/jwt/refresh", "tokens.lua", ["POST", str(d["exchange"]), "2", body, JSON_HEADER]
@@ -122,7 +130,14 @@ def main() -> int:
             run.write_lines(exchange, (m["refreshToken"] for m in minted))
             run.write_lines(mint, (str(uuid.uuid4()) for _ in range(run.MINT_USERS)))
             variant.data = dict(url=url, key=key, app=app, list_user=list_user, access=minted[0]["token"])
-            variant.data.update(exchange=exchange, mint=mint, server=server)
+            variant.data.update(exchange=exchange, mint=mint, server=server, revoke=[])
+            if "revoke" in rows:
+                per_round = int(os.environ.get("REVOKE_RATE", "8000")) * seconds
+                for round_number in range(rounds):
+                    made = seeder.import_tokens(app, [str(uuid.uuid4()) for _ in range(per_round // 100 + 1)], 100)
+                    path = data / f"{variant.name}-revoke-{round_number}.txt"
+                    run.write_lines(path, (t for tokens in made.values() for t in tokens))
+                    variant.data["revoke"].append(path)
         time.sleep(1)  # every worker up
         for variant in variants:  # warm-up, untimed
             url, script, arguments = request(variant, "validate")
@@ -132,7 +147,7 @@ def main() -> int:
                 for variant in variants if round_number % 2 == 0 else variants[::-1]:
                     server = variant.data["server"]
                     server_pids = [server.popen.pid, *(pid for pid, _ in run.descendants(server.popen.pid))]
-                    out = run_wrk(wrk_bin, *request(variant, row), seconds, server_pids, redis.popen.pid)
+                    out = run_wrk(wrk_bin, *request(variant, row, round_number), seconds, server_pids, redis.popen.pid)
                     cpu = out["cpu_us"]
                     measured = {
                         "rps": out["rps"],

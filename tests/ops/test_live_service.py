@@ -5,6 +5,7 @@ cycle leaves JSON log lines that never hold a refresh token, access token, API k
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import requests
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.affinity import cpu_quota
 from app.metrics import FLUSH_SECONDS
 from tests.compat.conftest import LiveServer, serving
 from tests.conftest import API_KEY
@@ -96,6 +98,44 @@ def test_every_worker_reports_the_revocations_any_worker_served(live):
     scrapes = [revocations(live) for _ in range(12)]
     assert {total - before for total, _ in scrapes} == {revoked}
     assert len(served_by) == 2  # so whichever worker answered a scrape counted the other's revokes too
+
+
+def cpus_of_threads(pid: int) -> set[str]:
+    """The CPUs each thread of a process may run on (Cpus_allowed_list), as the distinct lists."""
+    lists = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        status = (task / "status").read_text()
+        lists.add(
+            next(line.split(":")[1].strip() for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
+        )
+    return lists
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity")
+    or len(os.sched_getaffinity(0)) < 2
+    or cpu_quota(Path("/proc/self/cgroup").read_text()),
+    reason="REFRESHD_PIN_WORKERS=auto pins only on Linux, with 2 CPUs allowed and no CPU quota",
+)
+def test_each_worker_runs_on_a_cpu_of_its_own_once_it_has_served(live):
+    served_by: set[int] = set()
+    for _ in range(20):  # a connection each: the kernel spreads them over both workers' accepts
+        if len(served_by) == 2:
+            break
+        request_ids = {"pin-" + uuid.uuid4().hex for _ in range(16)}
+        with ThreadPoolExecutor(16) as pool:
+            list(
+                pool.map(
+                    lambda rid: call("GET", live.base_url + "/api/status", headers={"X-Request-Id": rid}), request_ids
+                )
+            )
+        served_by |= {line["pid"] for line in log_lines(live) if line.get("requestId") in request_ids}
+    assert len(served_by) == 2, "the two workers never both served a request"
+    pinned = [cpus_of_threads(pid) for pid in sorted(served_by)]
+    assert all(len(cpus) == 1 for cpus in pinned), pinned  # every thread of a worker on one and the same CPU
+    first, second = (next(iter(cpus)) for cpus in pinned)
+    assert first != second and "," not in first and "-" not in first  # one CPU each, not the same one
+    assert any("pinned to CPU" in line.get("message", "") for line in log_lines(live))
 
 
 def test_a_whole_session_cycle_logs_json_lines_without_any_secret(live):
