@@ -13,9 +13,9 @@ worker that finds none free (more workers than CPUs) runs unpinned, as without t
 
 `auto` pins only where that starves no one: on Linux, more than one CPU allowed, no cgroup CPU quota
 (a container's CPU limit: the CPUs such a process sees are the host's, shared by every container on
-it), and no more workers (WEB_CONCURRENCY, when set) than CPUs: with one worker more than the CPUs,
-some pinned and one not served no more than all unpinned (bench/README.md). `on` pins whatever the
-quota and the workers; `off` never pins.
+it), and no more workers than CPUs (WEB_CONCURRENCY, or the processes the parent has started,
+whichever is more): with one worker more than the CPUs, some pinned and one not served no more than
+all unpinned (bench/README.md). `on` pins whatever the quota and the workers; `off` never pins.
 
 It happens at a worker's first request, not when the app is imported: a server that imports the app
 before it forks its workers (gunicorn --preload) would pin its master, and every worker with it, to
@@ -66,7 +66,7 @@ def pin_worker(mode: str, workers: int = 0, cgroup_root: str = "/sys/fs/cgroup")
     allowed = sorted(os.sched_getaffinity(0))
     if mode == "off" or len(allowed) < 2:
         return None
-    if mode == "auto" and (workers > len(allowed) or cpu_quota(_own_cgroups(), cgroup_root)):
+    if mode == "auto" and (max(workers, _siblings()) > len(allowed) or cpu_quota(_own_cgroups(), cgroup_root)):
         return None
     for cpu in allowed:
         claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -88,6 +88,16 @@ def pin_worker(mode: str, workers: int = 0, cgroup_root: str = "/sys/fs/cgroup")
         log.info("web worker %d pinned to CPU %d", os.getpid(), cpu)
         return cpu
     return None
+
+
+def _siblings() -> int:
+    """How many processes this one's parent has started, this one included (0: not known)."""
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as f:
+            return len(f.read().split())
+    except OSError:
+        return 0
 
 
 def _own_cgroups() -> str:

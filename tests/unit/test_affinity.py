@@ -131,6 +131,7 @@ def test_a_cgroup_v1_quota_counts(tmp_path):
 
 def test_auto_leaves_a_process_under_a_quota_unpinned(tmp_path, monkeypatch):
     monkeypatch.setattr(affinity, "_own_cgroups", lambda: "0::/\n")
+    monkeypatch.setattr(affinity, "_siblings", lambda: 1)
     write(tmp_path, "cpu.max", "100000 100000")
     monkeypatch.setattr(os, "sched_setaffinity", lambda *_: pytest.fail("pinned under a quota"), raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
@@ -142,6 +143,18 @@ def test_auto_leaves_workers_unpinned_when_there_are_more_than_cpus(tmp_path, mo
     monkeypatch.setattr(os, "sched_setaffinity", lambda *_: pytest.fail("pinned 3 workers on 2 CPUs"), raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
     assert affinity.pin_worker("auto", 3, str(tmp_path)) is None
+    monkeypatch.setattr(affinity, "_siblings", lambda: 3)  # `gunicorn -w 3`, WEB_CONCURRENCY unset
+    assert affinity.pin_worker("auto", 0, str(tmp_path)) is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
+def test_a_worker_counts_its_siblings():
+    me = os.getpid()
+    with worker() as _, worker() as _:
+        children = Path(f"/proc/{me}/task/{me}/children").read_text().split()  # the two, and any redis-server
+        script = "from app.affinity import _siblings; print(_siblings())"
+        counted = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+        assert int(counted.stdout) == len(children) + 1 >= 3  # and itself, a child of this process too
 
 
 def first_request_app(monkeypatch, outcome: Exception | None = None) -> tuple[Flask, list[str]]:
