@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from flask import Flask
 
 log = logging.getLogger(__name__)
-MODES = ("auto", "on", "off")
 _held: list[socket.socket] = []  # this process's claim, held for as long as it lives
 
 
@@ -93,19 +92,11 @@ def pin_worker(mode: str, workers: int = 0, cgroup_root: str = "/sys/fs/cgroup")
 def _siblings() -> int:
     """How many processes this one's parent has started, this one included (0: not known)."""
     parent = os.getppid()
-    try:
-        with open(f"/proc/{parent}/task/{parent}/children") as f:
-            return len(f.read().split())
-    except OSError:
-        return 0
+    return len((_read(f"/proc/{parent}/task/{parent}/children") or "").split())
 
 
 def _own_cgroups() -> str:
-    try:
-        with open("/proc/self/cgroup") as f:
-            return f.read()
-    except OSError:
-        return ""
+    return _read("/proc/self/cgroup") or ""
 
 
 def cpu_quota(cgroups: str, root: str = "/sys/fs/cgroup") -> bool:
@@ -116,7 +107,7 @@ def cpu_quota(cgroups: str, root: str = "/sys/fs/cgroup") -> bool:
         if controllers == "":  # the v2 hierarchy
             places, name = [root], "cpu.max"
         elif "cpu" in controllers.split(","):
-            places, name = [f"{root}/{controllers}", f"{root}/cpu"], "cpu.cfs_quota_us"
+            places, name = list(dict.fromkeys([f"{root}/{controllers}", f"{root}/cpu"])), "cpu.cfs_quota_us"
         else:
             continue
         parts = [p for p in path.split("/") if p]

@@ -113,8 +113,13 @@ def measure(store: redis.Redis, n: int) -> None:
         values, now = [secrets.token_urlsafe(32) for _ in range(count)], int(time.time() * 1000)
         users = [str(uuid.uuid4()) for _ in range(-(-count // per_user))]
         rows = [
-            {"token": v, "userId": users[i // per_user], "applicationId": app_id, "startInstant": now}
-            | {"metaData": DEVICE}
+            {
+                "token": v,
+                "userId": users[i // per_user],
+                "applicationId": app_id,
+                "startInstant": now,
+                "metaData": DEVICE,
+            }
             for i, v in enumerate(values)
         ]
         for i in range(0, count, 1000):
