@@ -31,7 +31,10 @@ def schemathesis(base_url: str, workdir: Path, *options: str) -> subprocess.Comp
 def test_fuzzing_the_whole_spec_finds_no_5xx_and_no_answer_off_the_spec(stack: Stack, tmp_path: Path) -> None:
     examples = os.environ.get("FUZZ_EXAMPLES")  # `make fuzz`: more examples, a new seed each run
     seed = () if examples else ("--seed", "20261126")
-    run = schemathesis(stack.base_url, tmp_path, "--max-examples", examples or "8", *seed, "--workers", "2")
+    # One worker: with two threads, hypothesis describing its strategies ran ast.parse in both at once,
+    # and CPython 3.11.7 failed that as "SystemError: AST constructor recursion depth mismatch"
+    # (python/cpython#106905): schemathesis's crash, not an answer of ours. One is as fast here.
+    run = schemathesis(stack.base_url, tmp_path, "--max-examples", examples or "8", *seed, "--workers", "1")
     summary = run.stdout[-6000:]
     assert run.returncode == 0, summary
     generated = re.search(r"(\d+) generated", run.stdout)
