@@ -1,14 +1,6 @@
-"""The WSGI entry point: `granian --interface wsgi wsgi:app` or `gunicorn wsgi:app`."""
+"""The WSGI entry point: `granian --interface wsgi wsgi:app` or `gunicorn wsgi:app` (the Procfile
+serves the same application through app/asgi.py)."""
 
-import gc
+from app import web_application
 
-from app import affinity, create_app
-
-app = create_app()
-# Each worker on a CPU of its own, from its first request on (REFRESHD_PIN_WORKERS, app/affinity.py).
-settings = app.extensions["refreshd"].settings
-affinity.pin_on_first_request(app, settings.pin_workers, settings.web_concurrency)
-# What exists now (the app, its routes, schemas, scripts, keys) lives as long as the process: out of
-# the collector's sight, a full collection walks only what requests made, which shortens its pauses.
-gc.collect()
-gc.freeze()
+app = web_application()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
-from app import logs, metrics
+from app import affinity, logs, metrics
 from app.access import AccessTokens
 from app.apikeys import ApiKeys
 from app.applications import Registry
@@ -192,7 +193,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.fast_path:
         from app.api.fast import FastPath
 
-        wsgi_app = FastPath(app, services, wsgi_app)
+        wsgi_app = app.extensions["refreshd_fast_path"] = FastPath(app, services, wsgi_app)
     access_log = logs.access_log(settings.log_level, settings.access_log)
     app.wsgi_app = Telemetry(wsgi_app, Scraper(services), access_log, settings)  # type: ignore[method-assign]
     if not settings.redis_url:
@@ -204,4 +205,18 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         threading.Thread(target=cleaner_for(services.redis, settings).run, name="cleanup", daemon=True).start()
         threading.Thread(target=delivery_for(services, settings).run, name="delivery", daemon=True).start()
+    return app
+
+
+def web_application() -> Flask:
+    """The app as a web process serves it (wsgi.py, app/asgi.py): each worker on a CPU of its own from
+    its first request on (REFRESHD_PIN_WORKERS, app/affinity.py), and what exists once it is made
+    (the app, its routes, schemas, scripts, keys), which lives as long as the process, out of the
+    collector's sight: a full collection then walks only what requests made, which shortens its
+    pauses."""
+    app = create_app()
+    settings = app.extensions["refreshd"].settings
+    affinity.pin_on_first_request(app, settings.pin_workers, settings.web_concurrency)
+    gc.collect()
+    gc.freeze()
     return app

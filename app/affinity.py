@@ -1,7 +1,9 @@
 """Each web worker on a CPU of its own (REFRESHD_PIN_WORKERS: auto, on, off).
 
-Granian runs a request in a Python thread, handed over from its Rust I/O threads, and a worker's two
-Python threads trade the GIL around each Redis round trip: 5-7 context switches a request. With all
+Under Granian a request runs in a Python thread, handed over from its Rust I/O threads, and a
+worker's two Python threads trade the GIL around each Redis round trip: 5-7 context switches a
+request; under the Procfile's uvicorn (app/asgi.py) a worker's event loop still wakes up once or
+twice a request. With all
 of a worker's threads on one CPU those are wake-ups on the CPU that is already running the worker
 (no wake-up of another CPU, caches warm), which is what bounds the hot routes on a small machine
 (bench/README.md, "Where a request's CPU goes under load").
@@ -90,9 +92,15 @@ def pin_worker(mode: str, workers: int = 0, cgroup_root: str = "/sys/fs/cgroup")
 
 
 def _siblings() -> int:
-    """How many processes this one's parent has started, this one included (0: not known)."""
+    """How many processes this one's parent has started, this one included (0: not known), but for
+    the resource tracker of a server that starts its workers with multiprocessing (uvicorn), which
+    serves no request."""
     parent = os.getppid()
-    return len((_read(f"/proc/{parent}/task/{parent}/children") or "").split())
+    children = (_read(f"/proc/{parent}/task/{parent}/children") or "").split()
+    return sum(1 for pid in children if _TRACKER not in (_read(f"/proc/{pid}/cmdline") or ""))
+
+
+_TRACKER = "multiprocessing.resource_tracker"
 
 
 def _own_cgroups() -> str:

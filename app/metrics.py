@@ -41,7 +41,7 @@ _instruments: Instruments | None = None
 def prepare(directory: str | None) -> str:
     """Choose the multiprocess directory, once per process, before the first instrument exists: the
     given one (PROMETHEUS_MULTIPROC_DIR, managed by the operator), else one per server: named after
-    the parent process (the Granian or gunicorn master, whose workers share it), so every worker of a
+    the parent process (the uvicorn, Granian or gunicorn master, whose workers share it), so every worker of a
     deployment writes beside its siblings, a restarted worker keeps the dead one's counts, and a new
     master starts at zero. Directories of masters that are gone are removed."""
     global _directory
@@ -203,7 +203,8 @@ class Tally:
                 return
             self._started = True
         threading.Thread(target=self._run, name="metrics-flush", daemon=True).start()
-        # at exit: a Granian worker ends by os._exit after multiprocessing's finalizers, never atexit's
+        # at exit: a Granian worker ends by os._exit after multiprocessing's finalizers, never atexit's; a
+        # uvicorn worker by its signal, after app/asgi.py flushes at its lifespan's end
         # (flush is idempotent: it may run twice)
         atexit.register(self.flush)
         util.Finalize(None, self.flush, exitpriority=0)

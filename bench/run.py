@@ -4,8 +4,9 @@
     DURATION=5 .venv/bin/python bench/run.py         # a quicker look
     .venv/bin/python bench/run.py --server gunicorn  # both apps on gunicorn -w 2 --worker-class sync
 
-Starts its own redis-server, the floor app (bench/floor_app.py) and the service (wsgi:app) on the
-Procfile's web line (or gunicorn), seeds the service through its own HTTP API (untimed), measures
+Starts its own redis-server, the floor app (bench/floor_app.py) on Granian's WSGI interface (the
+peers harness's fast floor) and the service on the Procfile's web line (uvicorn; or both on
+gunicorn), seeds the service through its own HTTP API (untimed), measures
 each row with wrk, checks that the consuming rows did their work, prints a markdown table and
 writes it with the raw numbers to bench/results/<time>.md and .json. Stops everything it started.
 See bench/README.md for the rows and how to read them.
@@ -86,7 +87,8 @@ def parse_args() -> argparse.Namespace:
         "--server",
         choices=["procfile", "gunicorn"],
         default=os.environ.get("BENCH_SERVER") or "procfile",
-        help="procfile: the Procfile's web line (granian); gunicorn: -w 2 sync workers",
+        help="procfile: the service on the Procfile's web line (uvicorn), the floor on Granian; "
+        "gunicorn: both on -w 2 sync workers",
     )
     p.add_argument("--duration", type=int, default=env_int("DURATION", 10), help="seconds per wrk row (10)")
     p.add_argument("--threads", type=int, default=env_int("WRK_THREADS", 2), help="wrk threads (2)")
@@ -306,8 +308,13 @@ def venv_tool(name: str) -> str:
     return found
 
 
+GRANIAN_FLOOR = "granian --interface wsgi --host 127.0.0.1 --port $PORT --workers 2 --blocking-threads 2 wsgi:app"
+
+
 def web_command(server: str, target: str, port: int) -> list[str]:
-    """The web server command for target (module:app) on 127.0.0.1:port, 2 workers."""
+    """The web server command for target (module:app) on 127.0.0.1:port, 2 workers: the service
+    (wsgi:app) as the Procfile's web line runs it (uvicorn, app.asgi:app), the floor app on Granian's
+    WSGI interface (the peers harness's fast floor), or either on gunicorn's sync workers."""
     if server == "gunicorn":
         return [
             venv_tool("gunicorn"),
@@ -320,13 +327,12 @@ def web_command(server: str, target: str, port: int) -> list[str]:
             target,
         ]
     try:
-        line = procfile.web_line(ROOT)
+        line = procfile.web_line(ROOT) if target == "wsgi:app" else GRANIAN_FLOOR
         words = procfile.web_words(line, port, 2, VENV_BIN)
     except ValueError as error:
         raise BenchError(str(error)) from None
-    if words.count("wsgi:app") != 1:
-        raise BenchError(f"the Procfile's web line should name wsgi:app once: {line}")
-    words[words.index("wsgi:app")] = target
+    if target != "wsgi:app":
+        words[words.index("wsgi:app")] = target
     words[0] = venv_tool(words[0])
     return words
 
@@ -1075,7 +1081,7 @@ class Bench:
     @staticmethod
     def versions() -> dict[str, str]:
         out = {"python": sys.version.split()[0]}
-        for name in ("flask", "flask-smorest", "granian", "gunicorn", "redis", "hiredis", "marshmallow"):
+        for name in ("flask", "flask-smorest", "granian", "uvicorn", "gunicorn", "redis", "hiredis", "marshmallow"):
             try:
                 out[name] = importlib.metadata.version(name)
             except importlib.metadata.PackageNotFoundError:
@@ -1114,6 +1120,7 @@ class Bench:
             f"wrk -t{self.args.threads} -c{self.args.connections} -d{self.args.duration}s; "
             f"redis {m.get('redis_server', '?')}; python {v.get('python')}, "
             f"flask {v.get('flask')}, flask-smorest {v.get('flask-smorest')}, granian {v.get('granian')}, "
+            f"uvicorn {v.get('uvicorn')}, "
             f"gunicorn {v.get('gunicorn')}, redis-py {v.get('redis')}",
         ]
         if m.get("refreshd_env"):

@@ -98,6 +98,14 @@ class FastPath:
             answer = failure_answer(error, services.breaker)
         return self._answer(answer, start_response)
 
+    def serves(self, method: str, path: str) -> bool:
+        """Whether method and path name one of its routes (the web process runs those on its event
+        loop, app/asgi.py)."""
+        if (method, path) in self.exact:
+            return True
+        cut = path.rfind("/") + 1
+        return cut < len(path) and (method, path[:cut]) in self.prefixed
+
     def _plain_body(self, environ: WSGIEnvironment) -> int | None:
         """The length of a body read as Flask reads it (none, or JSON of a stated length within the
         limit); None for any other."""

@@ -11,6 +11,7 @@ import weakref
 from time import monotonic, perf_counter
 from typing import IO, Any
 
+import greenlet
 import hiredis
 import redis
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
@@ -32,7 +33,7 @@ from redis.sentinel import Sentinel
 
 from app import metrics
 from app.config import Settings
-from app.store import urls
+from app.store import bridge, urls
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +195,17 @@ class ThreadConnectionRedis(redis.Redis):
         self._opened: weakref.WeakSet[AbstractConnection] = weakref.WeakSet()
         self._opened_lock = threading.Lock()
         self._plain: dict[str, bool] = {}  # command name -> its reply is hiredis's, as it is
+        self.bridged = False  # set by the web process when its event loop sends this client's commands
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        own = self._thread_state()
-        connection = own.connection
         started = perf_counter()
         try:
+            if self.bridged and type(greenlet.getcurrent()) is bridge.Bridged:
+                packed = self._plain_packed(args, options)
+                if packed is not None:  # the web process's event loop sends it (app/store/bridge.py)
+                    return bridge.round_trip(packed)
+            own = self._thread_state()
+            connection = own.connection
             try:
                 return self._send(connection, own.direct, args, options)
             except redis.ConnectionError:  # a dead connection (Redis restarted): once more, on a fresh one
@@ -234,6 +240,13 @@ class ThreadConnectionRedis(redis.Redis):
         except BaseException:
             connection.disconnect()
             raise
+
+    def _plain_packed(self, args: tuple[Any, ...], options: dict[str, Any]) -> bytes | None:
+        """A command _exchange would send and read itself, packed; None for any other."""
+        if options and options.keys() != _KEYS_ONLY or not self._plain_reply(args[0]):
+            return None
+        packed = _packed(args)
+        return packed[0] if packed else None
 
     def _plain_reply(self, command: str) -> bool:
         plain = self._plain.get(command)

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import requests
 
@@ -66,8 +67,10 @@ def test_kill_9_of_redis_undoes_no_acknowledged_revoke_and_loses_no_acknowledged
 
 
 def workers_of(stack: Stack) -> list[int]:
+    """The web workers: the server's children but for multiprocessing's resource tracker."""
     out = subprocess.run(["pgrep", "-P", str(stack.server.process.pid)], capture_output=True, text=True, check=False)
-    return [int(pid) for pid in out.stdout.split()]
+    pids = [int(pid) for pid in out.stdout.split()]
+    return [pid for pid in pids if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def serving_connections(stack: Stack, workers: list[int]) -> list[int]:

@@ -157,6 +157,21 @@ def test_a_worker_counts_its_siblings():
         assert int(counted.stdout) == len(children) + 1 >= 3  # and itself, a child of this process too
 
 
+def test_a_multiprocessing_resource_tracker_is_no_sibling():
+    me = os.getpid()
+    tracker = "from multiprocessing.resource_tracker import main; import time; time.sleep(30)"
+    with worker() as _, subprocess.Popen([sys.executable, "-c", tracker]) as idle:
+        try:
+            children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+            script = "from app.affinity import _siblings; print(_siblings())"
+            counted = subprocess.run(
+                [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+            )
+            assert int(counted.stdout) == len(children)  # itself and the others, not the tracker
+        finally:
+            idle.kill()
+
+
 def first_request_app(monkeypatch, outcome: Exception | None = None) -> tuple[Flask, list[str]]:
     calls: list[str] = []
 
