@@ -67,10 +67,18 @@ def test_kill_9_of_redis_undoes_no_acknowledged_revoke_and_loses_no_acknowledged
 
 
 def workers_of(stack: Stack) -> list[int]:
-    """The web workers: the server's children but for multiprocessing's resource tracker."""
+    """The live web workers: the server's children but for multiprocessing's resource tracker and a
+    killed worker its server has not reaped yet."""
     out = subprocess.run(["pgrep", "-P", str(stack.server.process.pid)], capture_output=True, text=True, check=False)
-    pids = [int(pid) for pid in out.stdout.split()]
-    return [pid for pid in pids if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    workers = []
+    for pid in (int(word) for word in out.stdout.split()):
+        try:
+            cmdline, stat = Path(f"/proc/{pid}/cmdline").read_bytes(), Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        if b"resource_tracker" not in cmdline and stat.rpartition(")")[2].split()[0] != "Z":
+            workers.append(pid)
+    return workers
 
 
 def serving_connections(stack: Stack, workers: list[int]) -> list[int]:
@@ -114,7 +122,7 @@ def test_a_web_worker_killed_mid_request_leaves_the_next_request_served_and_is_r
                 errors.append(f"{answer.status} after {answer.seconds:.2f} s: {answer.json_error}")
     assert statuses.count(200) >= 19, (statuses, errors[:3])  # one may meet the breaker the stall tripped
     deadline = time.monotonic() + 10
-    while len(replaced := workers_of(stack)) < 2:
+    while len(replaced := workers_of(stack)) < 2 or victim in replaced:
         assert time.monotonic() < deadline, "the killed worker was not replaced"
         time.sleep(0.1)
     assert victim not in replaced
