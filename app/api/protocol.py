@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from app import jsontext
+from app.errors import general_answer
 
-UNREADABLE = jsontext.dumps(
-    {"generalErrors": [{"code": "[invalid]", "message": "The HTTP request could not be read."}]}
-)
+UNREADABLE = general_answer(400, "[invalid]", "The HTTP request could not be read.").body
 
 
 class HttpProtocol(HttpToolsProtocol):

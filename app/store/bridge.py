@@ -54,11 +54,12 @@ def supported(client: object) -> bool:
     if pool is None or pool.connection_class not in (Connection, UnixDomainSocketConnection):
         return False
     options = pool.connection_kwargs
-    return (
-        str(pool.connection_class(**options).protocol) in ("2", "3")
-        and options.get("credential_provider") is None
-        and not options.get("client_name")
-    )
+    return _protocol(pool) in (2, 3) and options.get("credential_provider") is None and not options.get("client_name")
+
+
+def _protocol(pool: Any) -> int:
+    """The RESP version a pool's connections speak (redis-py 8: 3 unless asked for 2)."""
+    return int(pool.connection_class(**pool.connection_kwargs).protocol)
 
 
 class _Link(asyncio.Protocol):
@@ -131,9 +132,9 @@ class Bridge:
         self._where = self._unix or f"{options.get('host', 'localhost')}:{options.get('port', 6379)}"
         self._connect_timeout = options.get("socket_connect_timeout") or options.get("socket_timeout")
         self._read_timeout = options.get("socket_timeout")
-        self._protocol = int(client.connection_pool.connection_class(**options).protocol)  # as its threads speak
+        self._protocol = _protocol(client.connection_pool)  # as its threads speak
         self._link: _Link | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._connecting: tuple[asyncio.AbstractEventLoop | None, asyncio.Lock] = (None, asyncio.Lock())
 
     def close(self) -> None:
         if self._link is not None and self._link.transport is not None:
@@ -165,13 +166,13 @@ class Bridge:
         return reply
 
     async def _connect(self) -> _Link:
-        if self._connecting is None or self._link is not None and self._link.loop is not asyncio.get_running_loop():
-            self._connecting = asyncio.Lock()
-        async with self._connecting:  # one connection, however many requests find none
+        loop = asyncio.get_running_loop()
+        if self._connecting[0] is not loop:  # a worker has one loop; a test may run several in turn
+            self._connecting = (loop, asyncio.Lock())
+        async with self._connecting[1]:  # one connection, however many requests find none
             link = self._link
-            if link is not None and link.lost is None and link.loop is asyncio.get_running_loop():
+            if link is not None and link.lost is None and link.loop is loop:
                 return link
-            loop = asyncio.get_running_loop()
             encoding = self._options.get("encoding", "utf-8") if self._options.get("decode_responses") else None
 
             def protocol() -> _Link:

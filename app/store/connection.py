@@ -230,7 +230,7 @@ class ThreadConnectionRedis(redis.Redis):
             packed = _packed(args)
             if packed is None:
                 connection.send_command(*args, **options)
-            elif direct and (not options or options.keys() == _KEYS_ONLY) and self._plain_reply(args[0]):
+            elif direct and self._plain_command(args[0], options):
                 return _exchange(connection, packed)
             else:
                 connection.send_packed_command(packed)
@@ -243,10 +243,14 @@ class ThreadConnectionRedis(redis.Redis):
 
     def _plain_packed(self, args: tuple[Any, ...], options: dict[str, Any]) -> bytes | None:
         """A command _exchange would send and read itself, packed; None for any other."""
-        if options and options.keys() != _KEYS_ONLY or not self._plain_reply(args[0]):
+        if not self._plain_command(args[0], options):
             return None
         packed = _packed(args)
         return packed[0] if packed else None
+
+    def _plain_command(self, command: str, options: dict[str, Any]) -> bool:
+        """Whether redis-py would hand back this command's reply as hiredis parsed it."""
+        return (not options or options.keys() == _KEYS_ONLY) and self._plain_reply(command)
 
     def _plain_reply(self, command: str) -> bool:
         plain = self._plain.get(command)

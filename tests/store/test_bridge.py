@@ -15,6 +15,7 @@ import redis
 from redis.credentials import UsernamePasswordCredentialProvider
 from redis.exceptions import NoScriptError
 
+from app import metrics
 from app.config import Settings
 from app.store import bridge
 from app.store.connection import ThreadConnectionRedis, connect
@@ -160,3 +161,18 @@ def test_only_plain_connections_are_bridged():
     assert bridge.supported(redis.Redis(protocol=2)) and bridge.supported(redis.Redis(protocol=3))
     assert not bridge.supported(redis.Redis(credential_provider=UsernamePasswordCredentialProvider("u", "p")))
     assert not bridge.supported(object())
+
+
+def test_a_bridged_command_is_timed_for_metrics_as_a_threaded_one_is(server):
+    client = bridged_client(server.url)
+    link = bridge.Bridge(client)
+    instruments = metrics.instruments()
+    child = instruments.redis_duration.labels("GET")
+
+    def timed() -> float:
+        instruments.tally.flush()
+        return sum(bucket.get() for bucket in child._buckets)
+
+    before = timed()
+    assert run(link, lambda: [client.get("k") for _ in range(3)]) == [[None, None, None]]
+    assert timed() - before == 3
